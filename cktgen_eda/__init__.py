@@ -1,0 +1,54 @@
+"""cktgen-eda: specification-conditioned op-amp generation, proven with ngspice.
+
+The top-level package stays light: importing it never loads torch, PySpice or the
+netlist layer. Heavier entry points are re-exported lazily (PEP 562 ``__getattr__``).
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from .circuit import Circuit, Node, load_circuit
+from .errors import (
+    CktGenError,
+    DAGError,
+    NetlistError,
+    PluginError,
+    SimulationError,
+    SpecError,
+)
+from .spec import Spec, parse_spec
+
+__all__ = [
+    "__version__",
+    "Circuit",
+    "Node",
+    "load_circuit",
+    "Spec",
+    "parse_spec",
+    "CktGenError",
+    "DAGError",
+    "NetlistError",
+    "PluginError",
+    "SimulationError",
+    "SpecError",
+    "to_spice",
+    "from_spice",
+    "verify",
+]
+
+# name -> (module, attribute); imported on first use so `import cktgen_eda` stays fast.
+_LAZY = {
+    "to_spice": ("cktgen_eda.netlist.spice", "write_spice"),
+    "from_spice": ("cktgen_eda.netlist.spice", "parse_spice"),
+    "verify": ("cktgen_eda.netlist.ngspice", "verify"),
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        module, attr = _LAZY[name]
+        return getattr(importlib.import_module(module), attr)
+    raise AttributeError(f"module 'cktgen_eda' has no attribute {name!r}")

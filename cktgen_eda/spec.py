@@ -1,0 +1,217 @@
+"""Specifications: the text grammar of design.md §4, the OCB class scheme and the FoM.
+
+**spec** → model → circuit → netlist → ngspice → report. A ``Spec`` is a box of intervals on
+DC gain (dB), unity-gain frequency (Hz) and phase margin (degrees). The benchmark's classes
+and normalised columns use the fixed offsets of ocb-format.md §4.4–4.5, so a class means the
+same physical region in every dataset.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+from .errors import SpecError
+
+# Fixed normalisation offsets of the OCB CSVs (ocb-format.md §4.4): each is "minus the pooled
+# raw minimum, plus 1e-5". Classes are the floors of the normalised values (§4.5).
+GAIN_OFFSET = 1.19531
+PM_OFFSET = 2.00001
+BW_OFFSET = 0.00001
+FOM_OFFSET = 3.20001
+
+QUANTITIES = ("gain_db", "ugf_hz", "pm_deg")
+_ALIASES = {"gain": "gain_db", "ugf": "ugf_hz", "bw": "ugf_hz", "pm": "pm_deg"}
+_UNITS = {"gain_db": "dB", "ugf_hz": "Hz", "pm_deg": "deg"}
+_PREFIX = {"": 1.0, "k": 1e3, "K": 1e3, "M": 1e6, "meg": 1e6, "Meg": 1e6, "MEG": 1e6,
+           "G": 1e9, "T": 1e12}
+_NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+_CONSTRAINT = re.compile(rf"^\s*([A-Za-z_]+)\s*(>=|<=|=|>|<)\s*(.+?)\s*$")
+_VALUE = re.compile(rf"^({_NUMBER})\s*([A-Za-z°]*)$")
+
+
+def raw_fom(gain_db: float, ugf_hz: float, pm_deg: float) -> float:
+    """The benchmark's raw figure of merit (ocb-format.md §4.4)."""
+    return 1.2 * abs(gain_db) / 100 + 1.6 * pm_deg / (-90) + 10 * ugf_hz / 1e9
+
+
+def normalise(gain_db: float, ugf_hz: float, pm_deg: float) -> dict[str, float]:
+    """CSV-style normalised columns ``gain``, ``bw``, ``pm``, ``fom`` (fixed offsets)."""
+    return {
+        "gain": gain_db / 100 + GAIN_OFFSET,
+        "bw": ugf_hz / 1e9 + BW_OFFSET,
+        "pm": -pm_deg / 90 + PM_OFFSET,
+        "fom": raw_fom(gain_db, ugf_hz, pm_deg) + FOM_OFFSET,
+    }
+
+
+def spec_class(gain_db: float, ugf_hz: float, pm_deg: float) -> tuple[int, int, int]:
+    """Benchmark class ``(gain, bw, pm)``: floors of the normalised values (ocb-format.md §4.5)."""
+    n = normalise(gain_db, ugf_hz, pm_deg)
+    return math.floor(n["gain"]), math.floor(n["bw"]), math.floor(n["pm"])
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A range ``lo … hi`` of one quantity; ``None`` means unbounded on that side."""
+
+    lo: float | None = None
+    hi: float | None = None
+    lo_open: bool = False
+    hi_open: bool = False
+
+    def contains(self, x: float) -> bool:
+        if self.lo is not None and (x < self.lo or (self.lo_open and x == self.lo)):
+            return False
+        if self.hi is not None and (x > self.hi or (self.hi_open and x == self.hi)):
+            return False
+        return True
+
+    def intersects(self, other: Interval) -> bool:
+        """True when the two intervals share at least one point."""
+        lo, lo_open = _tighter(self.lo, self.lo_open, other.lo, other.lo_open, max)
+        hi, hi_open = _tighter(self.hi, self.hi_open, other.hi, other.hi_open, min)
+        if lo is None or hi is None:
+            return True
+        return lo < hi or (lo == hi and not lo_open and not hi_open)
+
+    def intersect(self, other: Interval) -> Interval:
+        lo, lo_open = _tighter(self.lo, self.lo_open, other.lo, other.lo_open, max)
+        hi, hi_open = _tighter(self.hi, self.hi_open, other.hi, other.hi_open, min)
+        return Interval(lo, hi, lo_open, hi_open)
+
+
+def _tighter(a, a_open, b, b_open, pick):
+    """The tighter of two bounds (``pick`` = max for lower bounds, min for upper)."""
+    if a is None:
+        return b, b_open
+    if b is None:
+        return a, a_open
+    if a == b:
+        return a, a_open or b_open
+    return (a, a_open) if pick(a, b) == a else (b, b_open)
+
+
+@dataclass(frozen=True)
+class Spec:
+    """Target performance: one interval per quantity (unbounded when not constrained)."""
+
+    gain_db: Interval = Interval()
+    ugf_hz: Interval = Interval()
+    pm_deg: Interval = Interval()
+
+    def meets(self, gain_db: float, ugf_hz: float, pm_deg: float) -> bool:
+        """True when every measured quantity lies in its interval."""
+        return all(
+            getattr(self, q).contains(v) for q, v in zip(QUANTITIES, (gain_db, ugf_hz, pm_deg))
+        )
+
+    def intersects_class(self, cls: tuple[int, int, int]) -> bool:
+        """True when the class's physical region (``class_region``) overlaps this spec."""
+        region = class_region(cls)
+        return all(getattr(self, q).intersects(region[q]) for q in QUANTITIES)
+
+    def to_text(self) -> str:
+        """Canonical text form that ``parse_spec`` reads back."""
+        parts = []
+        for q, name in (("gain_db", "gain"), ("ugf_hz", "ugf"), ("pm_deg", "pm")):
+            iv: Interval = getattr(self, q)
+            unit = _UNITS[q]
+            if iv.lo is not None and iv.lo == iv.hi:
+                parts.append(f"{name}={_fmt(iv.lo, q)}{unit}")
+                continue
+            if iv.lo is not None:
+                parts.append(f"{name}{'>' if iv.lo_open else '>='}{_fmt(iv.lo, q)}{unit}")
+            if iv.hi is not None:
+                parts.append(f"{name}{'<' if iv.hi_open else '<='}{_fmt(iv.hi, q)}{unit}")
+        return ",".join(parts)
+
+    def __str__(self) -> str:
+        return self.to_text() or "(no constraint)"
+
+
+def _fmt(x: float, q: str) -> str:
+    if q == "ugf_hz":
+        for prefix, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+            if abs(x) >= scale:
+                return f"{x / scale:.12g}{prefix}"
+    return f"{x:.12g}"
+
+
+def class_region(cls: tuple[int, int, int]) -> dict[str, Interval]:
+    """Physical region of a benchmark class ``(gain, bw, pm)`` (ocb-format.md §4.5)."""
+    g, b, p = cls
+    return {
+        "gain_db": Interval((g - GAIN_OFFSET) * 100, (g + 1 - GAIN_OFFSET) * 100, False, True),
+        "ugf_hz": Interval((b - BW_OFFSET) * 1e9, (b + 1 - BW_OFFSET) * 1e9, False, True),
+        # pm_norm = -pm/90 + PM_OFFSET ∈ [p, p+1)  ⇔  pm ∈ (90(PM_OFFSET-p-1), 90(PM_OFFSET-p)]
+        "pm_deg": Interval(90 * (PM_OFFSET - p - 1), 90 * (PM_OFFSET - p), True, False),
+    }
+
+
+def _parse_value(text: str, q: str, token: str) -> float:
+    m = _VALUE.match(text.strip())
+    if not m:
+        raise SpecError(f"bad number {text.strip()!r} in {token!r}")
+    number, unit = float(m.group(1)), m.group(2)
+    if q == "gain_db":
+        if unit not in ("", "dB", "db", "DB"):
+            raise SpecError(f"unknown unit {unit!r} for gain in {token!r} (use dB)")
+        return number
+    if q == "pm_deg":
+        if unit not in ("", "deg", "°", "degree", "degrees"):
+            raise SpecError(f"unknown unit {unit!r} for pm in {token!r} (use deg)")
+        return number
+    prefix = unit[:-2] if unit.lower().endswith("hz") else unit
+    if prefix not in _PREFIX:
+        raise SpecError(f"unknown unit {unit!r} for ugf in {token!r} (use Hz, kHz, MHz, GHz)")
+    return number * _PREFIX[prefix]
+
+
+def parse_spec(text: str) -> Spec:
+    """Parse ``"gain>=60dB, ugf>=50MHz, pm=45..90deg"`` into a ``Spec``.
+
+    Raises:
+        SpecError: naming the token that is not understood, or contradictory bounds.
+    """
+    if not isinstance(text, str) or not text.strip():
+        raise SpecError("empty spec; expected e.g. 'gain>=60dB,ugf>=50MHz,pm>=45deg'")
+    box = {q: Interval() for q in QUANTITIES}
+    for token in text.split(","):
+        token = token.strip()
+        if not token:
+            raise SpecError(f"empty constraint in spec {text!r}")
+        m = _CONSTRAINT.match(token)
+        if not m:
+            raise SpecError(f"cannot read constraint {token!r} (expected e.g. 'gain>=60dB')")
+        name, op, rhs = m.groups()
+        q = _ALIASES.get(name.lower())
+        if q is None:
+            raise SpecError(f"unknown quantity {name!r} in {token!r} (known: gain, ugf, bw, pm)")
+        if ".." in rhs:
+            if op != "=":
+                raise SpecError(f"a range needs '=', as in 'pm=45..90deg', found {token!r}")
+            lo_text, _, hi_text = rhs.partition("..")
+            unit = _VALUE.match(hi_text.strip())
+            # "45..90deg": the unit written once after the range applies to both ends
+            if unit and unit.group(2) and not re.search(r"[A-Za-z°]$", lo_text.strip()):
+                lo_text = lo_text + unit.group(2)
+            lo, hi = _parse_value(lo_text, q, token), _parse_value(hi_text, q, token)
+            if lo > hi:
+                raise SpecError(f"empty range in {token!r}: {lo:g} > {hi:g}")
+            new = Interval(lo, hi)
+        else:
+            v = _parse_value(rhs, q, token)
+            new = {
+                ">=": Interval(lo=v),
+                ">": Interval(lo=v, lo_open=True),
+                "<=": Interval(hi=v),
+                "<": Interval(hi=v, hi_open=True),
+                "=": Interval(v, v),
+            }[op]
+        merged = box[q].intersect(new)
+        if not box[q].intersects(new):
+            raise SpecError(f"contradictory constraints on {name}: {token!r} excludes the others")
+        box[q] = merged
+    return Spec(**box)
