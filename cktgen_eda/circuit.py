@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+from decimal import Decimal
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +20,7 @@ from .subgraphs import (
     INPUT,
     MAIN_POSITIONS,
     N_POSITIONS,
-    OCB_SCALE,
+    OCB_EXPONENT,
     OUTPUT,
     SubgraphType,
     subgraph_type,
@@ -31,6 +32,11 @@ SLOTS = ("r", "c", "gm")  # JSON key order of device values
 SPEC_KEYS = ("gain_db", "ugf_hz", "pm_deg")
 _NODE_KEYS = {"type", "pos", "name", *SLOTS}
 _TOP_KEYS = {"format", "version", "nodes", "edges", "spec", "meta"}
+
+
+def _shift(x: float, exponent: int) -> float:
+    """x · 10^exponent computed on the shortest decimal text of x (exact for decimal data)."""
+    return float(Decimal(repr(float(x))).scaleb(exponent))
 
 
 def _is_int(x: Any) -> bool:
@@ -75,7 +81,7 @@ class Node:
 
     def ocb_values(self) -> tuple[float, ...]:
         """OCB feature values v, in the type's OCB component order (ocb-format.md §1.1)."""
-        return tuple(getattr(self, k) / OCB_SCALE[k] for k in self.kind.components)
+        return tuple(_shift(getattr(self, k), -OCB_EXPONENT[k]) for k in self.kind.components)
 
     @classmethod
     def from_ocb(cls, type: int, pos: int, values: Iterable[float]) -> Node:
@@ -87,7 +93,7 @@ class Node:
                 f"type {type} ({kind.name}) takes {len(kind.components)} OCB values "
                 f"{kind.components}, found {len(values)}"
             )
-        sizes = {k: float(v) * OCB_SCALE[k] for k, v in zip(kind.components, values)}
+        sizes = {k: _shift(v, OCB_EXPONENT[k]) for k, v in zip(kind.components, values)}
         return cls(type=type, pos=pos, **sizes)
 
     def to_dict(self) -> dict[str, Any]:

@@ -11,7 +11,10 @@ from dataclasses import dataclass
 
 # Device scale of the OCB feature value v (ocb-format.md §4.1): R = 0.1·v MΩ, C = 10·v fF,
 # |gm| = 0.1·v mS. So v ∈ [0, 100] spans R 0–10 MΩ, C 0–1 pF, |gm| 0–10 mS.
-OCB_SCALE = {"r": 1e5, "c": 1e-14, "gm": 1e-4}
+# Stored as decimal exponents so conversions go through decimal text and stay clean
+# (v = 16.9 gives gm = 0.00169 S, not 0.0016899999999999999).
+OCB_EXPONENT = {"r": 5, "c": -14, "gm": -4}
+OCB_SCALE = {k: 10.0**e for k, e in OCB_EXPONENT.items()}
 
 # Fixed load every gm cell drives at its OUT pin (ocb-format.md §4.1).
 GM_LOAD_R_OHM = 1e6

@@ -118,7 +118,7 @@ def build_testbench(circuit: Circuit) -> Testbench:
     for i, nd in enumerate(circuit.nodes):
         if i in pins:
             elements.extend(_template(i, nd, *pins[i]))
-    node_nets = tuple(pins.get(i, (out_net[i], out_net[i])) for i in range(n))
+    node_nets = tuple(pins[i] if i in pins else (out_net[i], out_net[i]) for i in range(n))
     return Testbench(circuit, node_nets, tuple(elements))
 
 
