@@ -76,11 +76,12 @@ def logical_lines(text: str) -> list[tuple[int, str]]:
     return out
 
 
-def parse_spice(text: str, source: str = "<netlist>") -> Circuit:
+def parse_spice(text: str, source: str = "<netlist>", out_net: str = "out") -> Circuit:
     """Read a netlist into a Circuit.
 
     Accepts decks written by ``write_spice`` (lossless) and OCB-style subcircuit netlists
-    (one subcircuit instance per subgraph) in Spectre or SPICE syntax.
+    (one subcircuit instance per subgraph) in Spectre or SPICE syntax, whose amplifier
+    output is the net ``out_net``.
 
     Raises:
         NetlistError: naming the line and the problem.
@@ -91,17 +92,17 @@ def parse_spice(text: str, source: str = "<netlist>") -> Circuit:
         return _parse_own_deck(text, source)
     from .recognize import parse_subckt_netlist
 
-    return parse_subckt_netlist(text, source)
+    return parse_subckt_netlist(text, source, out_net=out_net)
 
 
-def read_spice(path: str | Path) -> Circuit:
+def read_spice(path: str | Path, out_net: str = "out") -> Circuit:
     """Read a netlist file (see ``parse_spice``)."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise NetlistError(f"{path}: cannot read: {exc}") from None
-    return parse_spice(text, str(path))
+    return parse_spice(text, str(path), out_net=out_net)
 
 
 def _parse_own_deck(text: str, source: str) -> Circuit:

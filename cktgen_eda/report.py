@@ -1,0 +1,58 @@
+"""Rendering of results: plain-text tables and engineering units (the last step of the flow)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+def si(value: float | None, unit: str, digits: int = 3) -> str:
+    """``2.1e9, "Hz"`` → ``"2.1 GHz"``; None → ``"-"``."""
+    if value is None:
+        return "-"
+    for scale, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"), (1, "")):
+        if abs(value) >= scale:
+            return f"{value / scale:.{digits}g} {prefix}{unit}"
+    if value == 0:
+        return f"0 {unit}"
+    for scale, prefix in ((1e-3, "m"), (1e-6, "µ"), (1e-9, "n"), (1e-12, "p"), (1e-15, "f")):
+        if abs(value) >= scale:
+            return f"{value / scale:.{digits}g} {prefix}{unit}"
+    return f"{value:.{digits}g} {unit}"
+
+
+def num(value: float | None, fmt: str = ".1f") -> str:
+    return "-" if value is None else format(value, fmt)
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A left-aligned text table with a rule under the header."""
+    widths = [len(h) for h in headers]
+    for row in rows:
+        widths = [max(w, len(c)) for w, c in zip(widths, row)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip()]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
+    return "\n".join(lines)
+
+
+def measurement_table(measurements: Sequence, with_spec: bool) -> str:
+    """Table of ``Measurement`` objects: gain, UGF, PM, FoM, class, validity (and spec result)."""
+    headers = ["file", "gain", "UGF", "PM", "FoM", "class", "status"]
+    if with_spec:
+        headers.append("spec")
+    rows = []
+    for m in measurements:
+        status = "ok" if m.valid else f"invalid: {m.reason}"
+        row = [
+            m.file or "-",
+            "-" if m.gain_db is None else f"{m.gain_db:.1f} dB",
+            si(m.ugf_hz, "Hz"),
+            "-" if m.pm_deg is None else f"{m.pm_deg:.1f}°",
+            num(m.fom, ".2f"),
+            "-" if m.spec_class is None else ",".join(map(str, m.spec_class)),
+            status,
+        ]
+        if with_spec:
+            row.append({True: "PASS", False: "FAIL", None: "-"}[m.meets_spec])
+        rows.append(row)
+    return table(headers, rows)

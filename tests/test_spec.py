@@ -1,0 +1,117 @@
+"""Spec grammar, class scheme with the fixed OCB offsets, and the raw FoM."""
+
+from __future__ import annotations
+
+import csv
+import math
+
+import pytest
+from conftest import SHARED
+
+from cktgen_eda.errors import SpecError
+from cktgen_eda.spec import (
+    FOM_OFFSET,
+    Interval,
+    class_region,
+    normalise,
+    parse_spec,
+    raw_fom,
+    spec_class,
+)
+
+
+def test_parse_the_readme_spec():
+    s = parse_spec("gain>=60dB, ugf>=50MHz, pm=45..90deg")
+    assert s.gain_db == Interval(lo=60.0)
+    assert s.ugf_hz == Interval(lo=50e6)
+    assert s.pm_deg == Interval(45.0, 90.0)
+    assert s.meets(61, 60e6, 50) and not s.meets(59, 60e6, 50) and not s.meets(61, 60e6, 95)
+
+
+@pytest.mark.parametrize(
+    "text, quantity, interval",
+    [
+        ("bw>2.5GHz", "ugf_hz", Interval(lo=2.5e9, lo_open=True)),
+        ("ugf<=100k", "ugf_hz", Interval(hi=100e3)),
+        ("ugf>=1e9", "ugf_hz", Interval(lo=1e9)),
+        ("gain<80", "gain_db", Interval(hi=80.0, hi_open=True)),
+        ("pm>=45", "pm_deg", Interval(lo=45.0)),
+        ("pm=60deg", "pm_deg", Interval(60.0, 60.0)),
+        ("gain=40dB..80dB", "gain_db", Interval(40.0, 80.0)),
+        ("gain>=60dB,gain<=100dB", "gain_db", Interval(60.0, 100.0)),
+    ],
+)
+def test_grammar(text, quantity, interval):
+    assert getattr(parse_spec(text), quantity) == interval
+
+
+def test_strict_bounds():
+    s = parse_spec("gain>60dB")
+    assert not s.meets(60, 0, 0) and s.meets(60.001, 0, 0)
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("", "empty spec"),
+        ("gain>=60dB,", "empty constraint"),
+        ("noise<=3nV", "unknown quantity 'noise'"),
+        ("gain>=60dBm", "unknown unit 'dBm'"),
+        ("ugf>=50MHzz", "unknown unit 'MHzz'"),
+        ("pm>=4x5deg", "bad number"),
+        ("gain 60", "cannot read constraint"),
+        ("pm>=45..90", "a range needs '='"),
+        ("pm=90..45", "empty range"),
+        ("gain>=100dB,gain<=50dB", "contradictory constraints on gain"),
+    ],
+)
+def test_errors_name_the_token(text, message):
+    with pytest.raises(SpecError, match=message):
+        parse_spec(text)
+
+
+def test_text_round_trip():
+    for text in ["gain>=60dB,ugf>=50MHz,pm>=45deg", "gain=40..80dB", "pm>30deg,pm<=90deg",
+                 "ugf<1.5GHz"]:
+        s = parse_spec(text)
+        assert parse_spec(s.to_text()) == s
+
+
+def test_class_bins_in_physical_units():
+    # ocb-format.md §4.5: gain 1 ↔ −19.5…80.5 dB, bw k ↔ [k, k+1) GHz, pm 1 ↔ (0°, 90°]
+    assert spec_class(60.0, 0.5e9, 45.0) == (1, 0, 1)
+    assert spec_class(100.0, 2.5e9, -30.0) == (2, 2, 2)
+    assert spec_class(200.0, 31.8e9, 170.0) == (3, 31, 0)
+    assert spec_class(-30.0, 0, -120.0) == (0, 0, 3)
+    r = class_region((2, 3, 1))
+    assert r["gain_db"].contains(80.6) and not r["gain_db"].contains(180.6)
+    assert r["ugf_hz"].contains(3.2e9) and not r["ugf_hz"].contains(4.1e9)
+    assert r["pm_deg"].contains(45.0) and not r["pm_deg"].contains(-1.0)
+
+
+def test_spec_intersects_class():
+    s = parse_spec("gain>=100dB,ugf>=2GHz,pm>=30deg")
+    assert s.intersects_class((2, 2, 1)) and s.intersects_class((3, 20, 0))
+    assert not s.intersects_class((1, 2, 1))  # gain class 1 tops out at 80.5 dB
+    assert not s.intersects_class((2, 1, 1))  # below 2 GHz
+    assert not s.intersects_class((2, 2, 2))  # pm ≤ 0°
+
+
+def test_fom_and_normalisation_match_the_benchmark_csv():
+    path = SHARED / "data" / "perform301.csv"
+    if not path.exists():
+        pytest.skip("shared/ data not available")
+    with path.open() as fh:
+        rows = [r for _, r in zip(range(2000), csv.DictReader(fh)) if r["valid"] == "1"]
+    for r in rows:
+        gain_db = (float(r["gain"]) - 1.19531) * 100
+        pm_deg = (2.00001 - float(r["pm"])) * 90
+        ugf_hz = (float(r["bw"]) - 0.00001) * 1e9
+        assert raw_fom(gain_db, ugf_hz, pm_deg) + FOM_OFFSET == pytest.approx(
+            float(r["fom"]), abs=1e-4
+        )
+        n = normalise(gain_db, ugf_hz, pm_deg)
+        assert n["gain"] == pytest.approx(float(r["gain"]), abs=1e-9)
+        assert spec_class(gain_db, ugf_hz, pm_deg) == tuple(
+            math.floor(float(r[k]) + 1e-12) for k in ("gain", "bw", "pm")
+        )
