@@ -135,11 +135,12 @@ def verify(files: tuple[Path, ...], simulator: str, spec_text: str | None, as_js
       cktgen-eda verify --ngspice examples/circuits/*.json
       cktgen-eda verify amp.cir --out vout --spec "gain>=60dB,pm>=45deg" --json
     """
-    from .netlist.ngspice import verify as run_verify
-    from .report import measurement_table
     from .spec import parse_spec
 
     spec = parse_spec(spec_text) if spec_text else None
+    from .netlist.ngspice import verify as run_verify
+    from .report import measurement_table
+
     if plot_dir is not None:
         try:
             plot_dir.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,32 @@
+"""Layer rule: the CLI, netlist and plugin layers import without torch (fast start-up)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+LIGHT = ["cktgen_eda", "cktgen_eda.cli", "cktgen_eda.netlist.spice", "cktgen_eda.netlist.deck",
+         "cktgen_eda.netlist.ngspice", "cktgen_eda.plugins", "cktgen_eda.data.generator"]
+
+
+@pytest.mark.parametrize("module", LIGHT)
+def test_module_imports_without_torch_or_pyspice(module):
+    code = (
+        f"import sys, {module}; "
+        "bad = [m for m in ('torch', 'PySpice', 'matplotlib') if m in sys.modules]; "
+        "print(','.join(bad))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
+def test_lower_layers_do_not_import_upper_ones():
+    code = (
+        "import sys, cktgen_eda.circuit, cktgen_eda.spec, cktgen_eda.netlist.spice; "
+        "print(','.join(m for m in sys.modules if m.startswith(('cktgen_eda.cli', "
+        "'cktgen_eda.plugins'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
