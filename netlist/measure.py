@@ -1,0 +1,207 @@
+"""Op-amp measurements on an AC sweep: gain, UGF, phase margin, FoM (ocb-format.md §4.3–4.5).
+
+circuit → netlist → ngspice → **measure** → report. Plain numpy on the complex transfer
+function H(f) = V(out)/V(in); no simulator is needed, so any sweep (ngspice, a nodal solver,
+an analytic formula) is measured the same way. The conventions are the Cadence calculator's,
+as the benchmark's Ocean scripts used them:
+
+- gain: 20·log10|H| at the first sweep point (1 Hz).
+- UGF: the **first** crossing of 20·log10|H| through 0 dB, **in either direction**, located by
+  linear interpolation of the dB values in linear frequency between the bracketing points.
+- PM: between the same two points, t from linear interpolation of |H| to 1; H interpolated
+  linearly as a complex number at t; PM = 180° + angle(H), wrapped into (−180°, 180°].
+
+A sample that sits exactly on 0 dB is a crossing at that sample. When no crossing exists, or
+the sweep is not finite, the measurement is invalid: ``valid`` is False, ``reason`` says why,
+UGF, PM, FoM and classes are None, and ``gain_db`` is still reported when it is finite (it is
+measurable, and the reason text quotes it).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from ..spec import Spec, normalise, raw_fom, spec_class
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One circuit's measured performance (design.md §5 JSON, via ``to_dict``).
+
+    Attributes:
+        file: where the circuit came from (a path or label), if known.
+        gain_db: gain at 1 Hz in dB (reported when finite, even for an invalid run).
+        ugf_hz: unity-gain frequency in Hz, or None when there is no 0 dB crossing.
+        pm_deg: phase margin in degrees, in (−180, 180], or None.
+        fom: the benchmark's raw figure of merit, or None when invalid.
+        valid: True when gain, UGF and PM could all be measured.
+        reason: why the run is invalid (None when valid).
+        spec_class: benchmark class ``(gain, bw, pm)``, or None when invalid.
+        meets_spec: whether a target spec is met; None when no spec was given.
+        simulator: what produced the sweep, e.g. ``"ngspice-39"``.
+    """
+
+    file: str | None
+    gain_db: float | None
+    ugf_hz: float | None
+    pm_deg: float | None
+    fom: float | None
+    valid: bool
+    reason: str | None
+    spec_class: tuple[int, int, int] | None
+    meets_spec: bool | None
+    simulator: str
+
+    @classmethod
+    def invalid(
+        cls, reason: str, simulator: str, gain_db: float | None = None, file: str | None = None
+    ) -> Measurement:
+        """An invalid measurement carrying ``reason`` (e.g. a failed simulation)."""
+        return cls(file, gain_db, None, None, None, False, reason, None, None, simulator)
+
+    def normalised(self) -> dict[str, float] | None:
+        """CSV-style normalised ``gain``, ``bw``, ``pm``, ``fom``; None when invalid."""
+        if not self.valid:
+            return None
+        return normalise(self.gain_db, self.ugf_hz, self.pm_deg)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The design.md §5 JSON object plus ``normalised`` (null when invalid)."""
+        return {
+            "file": self.file,
+            "gain_db": self.gain_db,
+            "ugf_hz": self.ugf_hz,
+            "pm_deg": self.pm_deg,
+            "fom": self.fom,
+            "valid": self.valid,
+            "reason": self.reason,
+            "spec_class": list(self.spec_class) if self.spec_class is not None else None,
+            "meets_spec": self.meets_spec,
+            "simulator": self.simulator,
+            "normalised": self.normalised(),
+        }
+
+    def with_spec(self, spec: Spec | None) -> Measurement:
+        """A copy whose ``meets_spec`` checks ``spec`` (None without a spec, False if invalid)."""
+        if spec is None:
+            meets = None
+        elif not self.valid:
+            meets = False
+        else:
+            meets = spec.meets(self.gain_db, self.ugf_hz, self.pm_deg)
+        return replace(self, meets_spec=meets)
+
+    def with_file(self, name: str | None) -> Measurement:
+        """A copy with ``file`` set to ``name``."""
+        return replace(self, file=name)
+
+
+def wrap_deg(x: float) -> float:
+    """Wrap an angle in degrees into (−180, 180]."""
+    return -((180.0 - x) % 360.0 - 180.0)
+
+
+def first_unity_crossing(mag: np.ndarray) -> tuple[int, float] | None:
+    """The first crossing of |H| through 1 (0 dB), in either direction.
+
+    Args:
+        mag: |H| at the sweep points (finite, ≥ 0).
+
+    Returns:
+        ``(k, t)``: the crossing lies between samples k and k+1 at fraction t ∈ [0, 1] of the
+        way, from linear interpolation of the **dB** values; None when |H| never crosses 1.
+        A sample exactly at 0 dB is a crossing there (t = 0 at k = 0, else t = 1 at k − 1).
+    """
+    if mag.size == 0:
+        return None
+    if mag[0] == 1.0:
+        return 0, 0.0
+    side = np.sign(mag - 1.0)  # sign of the dB value, without taking 1,101 logarithms
+    hits = np.flatnonzero(side[1:] != side[:-1])
+    if hits.size == 0:
+        return None
+    k = int(hits[0])
+    if mag[k] == 0.0:  # −inf dB at sample k: the dB line is vertical there
+        return k, 1.0
+    if mag[k + 1] == 0.0:
+        return k, 0.0
+    a, b = 20.0 * math.log10(mag[k]), 20.0 * math.log10(mag[k + 1])
+    return k, a / (a - b)
+
+
+def measure_opamp(freq_hz: np.ndarray, h: np.ndarray, simulator: str = "ngspice") -> Measurement:
+    """Measure gain, UGF, PM and FoM of a transfer function (conventions in the module doc).
+
+    Args:
+        freq_hz: ascending sweep frequencies in Hz; the first is the gain point (1 Hz).
+        h: complex H = V(out)/V(in) at those frequencies.
+        simulator: recorded in the result, e.g. ``"ngspice-39"``.
+
+    Returns:
+        A Measurement; ``valid`` is False (with ``reason``) when a quantity cannot be measured.
+
+    Shapes:
+        freq_hz, h: ``[F]``.
+    """
+    freq_hz = np.asarray(freq_hz, dtype=float)
+    h = np.asarray(h, dtype=complex)
+    if freq_hz.ndim != 1 or freq_hz.shape != h.shape or freq_hz.size < 2:
+        return Measurement.invalid(
+            f"sweep needs matching 1-D frequency and H arrays of ≥ 2 points, found "
+            f"{freq_hz.shape} and {h.shape}",
+            simulator,
+        )
+    finite = np.isfinite(freq_hz) & np.isfinite(h)
+    if not finite.all():
+        bad = int(np.flatnonzero(~finite)[0])
+        return Measurement.invalid(
+            f"sweep is not finite (first at point {bad}, {freq_hz[bad]:.4g} Hz)", simulator
+        )
+    mag = np.abs(h)
+    gain_db = 20.0 * math.log10(mag[0]) if mag[0] > 0 else -math.inf
+    gain_out = gain_db if math.isfinite(gain_db) else None
+    hit = first_unity_crossing(mag)
+    if hit is None:
+        return Measurement.invalid(
+            f"no unity-gain crossing between {_hz(freq_hz[0])} and {_hz(freq_hz[-1])} "
+            f"(gain at {_hz(freq_hz[0])} = {gain_db:.4g} dB)",
+            simulator,
+            gain_out,
+        )
+    if gain_out is None:
+        return Measurement.invalid(f"gain at {_hz(freq_hz[0])} is {gain_db} dB", simulator)
+    k, t = hit  # the crossing lies between samples k and k + 1
+    ugf_hz = float(freq_hz[k] + t * (freq_hz[k + 1] - freq_hz[k]))
+    if mag[k + 1] != mag[k]:
+        hc = h[k] + (1.0 - mag[k]) / (mag[k + 1] - mag[k]) * (h[k + 1] - h[k])
+    else:  # |H| = 1 at both samples (a crossing at the first sample of a flat 0 dB curve)
+        hc = h[k]
+    pm_deg = wrap_deg(180.0 + math.degrees(math.atan2(hc.imag, hc.real)))
+    if not (math.isfinite(ugf_hz) and math.isfinite(pm_deg)):  # overflow in interpolation
+        return Measurement.invalid(
+            f"UGF/PM not finite at the crossing near {_hz(freq_hz[k])}", simulator, gain_out
+        )
+    return Measurement(
+        file=None,
+        gain_db=gain_db,
+        ugf_hz=ugf_hz,
+        pm_deg=pm_deg,
+        fom=raw_fom(gain_db, ugf_hz, pm_deg),
+        valid=True,
+        reason=None,
+        spec_class=spec_class(gain_db, ugf_hz, pm_deg),
+        meets_spec=None,
+        simulator=simulator,
+    )
+
+
+def _hz(f: float) -> str:
+    """Short frequency text for messages: ``1 Hz``, ``100 GHz``."""
+    for scale, prefix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(f) >= scale:
+            return f"{f / scale:.4g} {prefix}Hz"
+    return f"{f:.4g} Hz"
