@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import json
 import math
-from decimal import Decimal
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -216,7 +216,8 @@ class Circuit:
             raise DAGError(f"the input (type 0) must be node 0 and unique, found at {inputs}")
         if outputs != [n - 1]:
             raise DAGError(
-                f"the output (type 1) must be the last node ({n - 1}) and unique, found at {outputs}"
+                f"the output (type 1) must be the last node ({n - 1}) and unique, "
+                f"found at {outputs}"
             )
         reach_fwd = self._reach(0, self.successors)
         reach_bwd = self._reach(n - 1, self.predecessors)
@@ -276,7 +277,9 @@ class Circuit:
         if d.get("format", FORMAT) != FORMAT:
             raise DAGError(f"format must be {FORMAT!r}, found {d.get('format')!r}")
         if d.get("version", VERSION) != VERSION:
-            raise DAGError(f"unsupported circuit version {d.get('version')!r} (this reads {VERSION})")
+            raise DAGError(
+                f"unsupported circuit version {d.get('version')!r} (this reads {VERSION})"
+            )
         for key in ("nodes", "edges"):
             if not isinstance(d.get(key), list):
                 raise DAGError(f"circuit {key!r} must be a list, found {d.get(key)!r}")

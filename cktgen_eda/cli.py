@@ -138,15 +138,18 @@ def verify(files: tuple[Path, ...], simulator: str, spec_text: str | None, as_js
     from .spec import parse_spec
 
     spec = parse_spec(spec_text) if spec_text else None
+    from .netlist.ngspice import job_for
     from .netlist.ngspice import verify as run_verify
     from .report import measurement_table
 
+    # Read every input first: a bad file is a one-line error before any simulation starts.
+    jobs = [job_for(path, k, plot_dir is not None, out_node) for k, path in enumerate(files)]
     if plot_dir is not None:
         try:
             plot_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise click.ClickException(f"cannot create {plot_dir}: {exc.strerror}") from None
-    results = run_verify(list(files), spec=spec, workers=workers, timeout_s=timeout_s,
+    results = run_verify(jobs, spec=spec, workers=workers, timeout_s=timeout_s,
                          keep_sweep=plot_dir is not None, progress=len(files) > 20,
                          out_node=out_node)
     measurements = [r.measurement for r in results]

@@ -27,7 +27,7 @@ _UNITS = {"gain_db": "dB", "ugf_hz": "Hz", "pm_deg": "deg"}
 _PREFIX = {"": 1.0, "k": 1e3, "K": 1e3, "M": 1e6, "meg": 1e6, "Meg": 1e6, "MEG": 1e6,
            "G": 1e9, "T": 1e12}
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
-_CONSTRAINT = re.compile(rf"^\s*([A-Za-z_]+)\s*(>=|<=|=|>|<)\s*(.+?)\s*$")
+_CONSTRAINT = re.compile(r"^\s*([A-Za-z_]+)\s*(>=|<=|=|>|<)\s*(.+?)\s*$")
 _VALUE = re.compile(rf"^({_NUMBER})\s*([A-Za-z°]*)$")
 
 

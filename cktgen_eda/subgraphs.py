@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .errors import DAGError
+
 # Device scale of the OCB feature value v (ocb-format.md §4.1): R = 0.1·v MΩ, C = 10·v fF,
 # |gm| = 0.1·v mS. So v ∈ [0, 100] spans R 0–10 MΩ, C 0–1 pF, |gm| 0–10 mS.
 # Stored as decimal exponents so conversions go through decimal text and stay clean
@@ -115,8 +117,6 @@ def subgraph_type(type_id: int) -> SubgraphType:
     Raises:
         DAGError: when the id is not 0–25.
     """
-    from .errors import DAGError
-
     if isinstance(type_id, bool) or not isinstance(type_id, int) or not 0 <= type_id < N_TYPES:
         raise DAGError(f"subgraph type must be an integer 0–{N_TYPES - 1}, found {type_id!r}")
     return SUBGRAPH_TYPES[type_id]

@@ -53,10 +53,11 @@ from typing import Any
 import numpy as np
 
 from ..circuit import Circuit, load_circuit
-from ..errors import CktGenError, SimulationError
+from ..errors import CktGenError, NetlistError, SimulationError
 from ..spec import Spec
+from .deck import DECK_SUFFIXES, prepare_deck
 from .measure import Measurement, measure_opamp
-from .spice import write_spice
+from .spice import TAG, parse_spice, write_spice
 from .workers import Pool, Skip, Worker, forkserver_context
 
 RECYCLE_AFTER = 2000  # jobs per worker before it is replaced (bounds ngspice's leaks)
@@ -208,7 +209,7 @@ def verify(
         spec: target; sets each measurement's ``meets_spec`` (None without a spec).
         workers, timeout_s, progress: as for ``simulate``.
         keep_sweep: return each sweep (``freq_hz``, ``h``).
-        out_node: output net of plain user decks (handed to ``_job_for``).
+        out_node: output net of plain user decks (handed to ``job_for``).
 
     Returns:
         One SimResult per item, in order. Items that cannot be turned into a deck get an
@@ -218,7 +219,7 @@ def verify(
 
     def make(index: int) -> SimJob:
         try:
-            return _job_for(items[index], index, keep_sweep, out_node)
+            return job_for(items[index], index, keep_sweep, out_node)
         except CktGenError as exc:
             msg = f"cannot build a deck: {exc}"
             label = _label(items[index], index)
@@ -230,11 +231,12 @@ def verify(
     return [replace(r, measurement=r.measurement.with_spec(spec)) for r in results]
 
 
-def _job_for(item: Any, index: int, keep_sweep: bool = False, out_node: str = "out") -> SimJob:
-    """Turn one ``verify`` item into a job: a SimJob, a Circuit, or a circuit ``.json`` path.
+def job_for(item: Any, index: int = 0, keep_sweep: bool = False, out_node: str = "out") -> SimJob:
+    """Turn one ``verify`` item into a job.
 
-    The extension point for more inputs (user decks, Spectre netlists); ``out_node`` is for
-    those, since our own testbench always measures V(out)/V(in).
+    Items: a SimJob; a Circuit; a path to circuit JSON (``.json``), to a deck written by
+    ``to-spice`` or an OCB-style subcircuit netlist (``.scs``, or any deck with subcircuit
+    instances only), or to a plain SPICE deck (``.cir``/``.sp``/…, measured at ``out_node``).
 
     Raises:
         CktGenError: when the item cannot be read or written as a deck.
@@ -242,11 +244,28 @@ def _job_for(item: Any, index: int, keep_sweep: bool = False, out_node: str = "o
     """
     if isinstance(item, SimJob):
         return item if not keep_sweep else replace(item, keep_sweep=True)
-    if isinstance(item, (str, Path)) and Path(item).suffix.lower() == ".json":
-        return SimJob(write_spice(load_circuit(item)), label=str(item), keep_sweep=keep_sweep)
     if isinstance(item, Circuit):
         return SimJob(write_spice(item), label=_label(item, index), keep_sweep=keep_sweep)
-    raise TypeError(f"verify item {index}: cannot simulate a {type(item).__name__}")
+    if not isinstance(item, (str, Path)):
+        raise TypeError(f"verify item {index}: cannot simulate a {type(item).__name__}")
+    path, label = Path(item), str(item)
+    suffix = path.suffix.lower()
+    if suffix == ".json":
+        return SimJob(write_spice(load_circuit(path)), label=label, keep_sweep=keep_sweep)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise NetlistError(f"{path}: cannot read: {exc}") from None
+    if suffix == ".scs" or TAG + " format" in text:
+        circuit = parse_spice(text, label)
+        return SimJob(write_spice(circuit), label=label, keep_sweep=keep_sweep)
+    if suffix in DECK_SUFFIXES:
+        deck = prepare_deck(text, out_node, label)
+        return SimJob(deck.text, deck.in_node, deck.out_node, label=label, keep_sweep=keep_sweep)
+    raise NetlistError(
+        f"{path}: unknown file type {suffix or '(none)'}; expected .json, .scs or a SPICE deck "
+        f"({', '.join(DECK_SUFFIXES)})"
+    )
 
 
 def _label(item: Any, index: int) -> str:

@@ -18,8 +18,8 @@ tell a feedback cell from a forward one.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from ..circuit import Node, from_graph
 from ..errors import CktGenError, NetlistError

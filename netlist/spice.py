@@ -15,7 +15,7 @@ from pathlib import Path
 from ..circuit import Circuit, Node
 from ..errors import CktGenError, DAGError, NetlistError
 from ..subgraphs import subgraph_type
-from .testbench import GND, IN_NET, OUT_NET, SOURCE, build_testbench
+from .testbench import GND, IN_NET, SOURCE, build_testbench
 from .units import format_spice_number, parse_spice_number
 
 TAG = "*@cktgen"
@@ -49,9 +49,19 @@ def write_spice(circuit: Circuit) -> str:
             nd = circuit.nodes[el.node]
             pin_in, pin_out = tb.node_nets[el.node]
             lines.append(f"* node {el.node}: {nd.name} at pos {nd.pos} ({pin_in} -> {pin_out})")
-        lines.append(f"{el.name} {' '.join(el.nets)} {format_spice_number(el.value)}")
+        lines.append(f"{spice_name(el)} {' '.join(el.nets)} {format_spice_number(el.value)}")
     lines += [AC_CARD, ".end", ""]
     return "\n".join(lines)
+
+
+def spice_name(el) -> str:
+    """Element name in the deck: a 0 Ω resistor becomes a 0 V source ``VR<i>``, an ideal short.
+
+    ngspice silently turns R = 0 into 1 mΩ, which can leave a measurable error (the original
+    Spectre flow shorted the nets; the benchmark's rows with 0 dB gain and PM 180° come from
+    such shorts). A zero-volt source is exact and reads back as R = 0.
+    """
+    return f"V{el.name}" if el.role == "r" and el.value == 0 else el.name
 
 
 def logical_lines(text: str) -> list[tuple[int, str]]:
@@ -168,6 +178,8 @@ def _parse_own_deck(text: str, source: str) -> Circuit:
         sizes = {}
         for slot in kind.components:
             name = f"{slot[0]}{i}" if slot != "gm" else f"g{i}"
+            if slot == "r" and name not in elements and f"v{name}" in elements:
+                name = f"v{name}"  # 0 Ω written as a 0 V source
             if name not in elements:
                 raise NetlistError(
                     f"{source}: node {i} ({kind.name}) needs element {name.upper()}, not found"
@@ -204,7 +216,7 @@ def _element_value(tokens: list[str], where: str) -> float:
 
 def _check_elements(expected, elements: dict, source: str) -> None:
     """Every element must sit where the annotated DAG puts it, with the right sign and loads."""
-    wanted = {el.name.lower(): el for el in expected.elements}
+    wanted = {spice_name(el).lower(): el for el in expected.elements}
     for name, (number, tokens) in elements.items():
         where = f"{source}: line {number}"
         if name == SOURCE.lower():

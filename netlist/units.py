@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 from decimal import Decimal
+from functools import lru_cache
 
 from ..errors import NetlistError
 
@@ -64,6 +65,7 @@ def parse_spectre_number(text: str) -> float:
     return value
 
 
+@lru_cache(maxsize=8192)  # loads (1Meg, 50f) and OCB grid values repeat across circuits
 def format_spice_number(value: float) -> str:
     """Shortest exact SPICE text for a float, with an engineering suffix (``Meg`` for 1e6).
 

@@ -3,9 +3,10 @@
 It reads the same element list that the deck writer uses (``build_testbench``) and solves
 Y(jω)·V = 0 with the input net held at 1 V by the ideal source, so H = V(out). Element
 conventions follow SPICE: a G element's current gm·(V(c+) − V(c−)) leaves its out+ net and
-enters its out− net. ngspice replaces an exactly-zero resistance by 1 mΩ without a message;
-``ZERO_OHM_AS`` mirrors that by default, and ``zero_ohm=None`` makes R = 0 an ideal short
-(the two nets merged), as Spectre treats it.
+enters its out− net. ngspice replaces an exactly-zero resistance by 1 mΩ without a message,
+so our decks write R = 0 as a 0 V source (an ideal short); ``ZERO_OHM_AS = None`` mirrors
+that (the two nets merged), and ``zero_ohm=1e-3`` reproduces ngspice's own handling of a
+literal ``R … 0``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from cktgen_eda.circuit import Circuit
 from cktgen_eda.netlist.testbench import GND, IN_NET, OUT_NET, build_testbench
 
 OCB_FREQ_HZ = np.logspace(0, 11, 1101)  # .ac dec 100 1 100G
-ZERO_OHM_AS = 1e-3  # what ngspice 39 uses for R = 0
+ZERO_OHM_AS = None  # R = 0 is an ideal short (our decks write it as a 0 V source)
 
 
 def solve_testbench(

@@ -10,8 +10,8 @@ import time
 from click.testing import CliRunner
 from conftest import EXAMPLES
 
-from cktgen_eda.cli import cli
 from cktgen_eda.circuit import Circuit, load_circuit
+from cktgen_eda.cli import cli
 
 AMP = EXAMPLES / "two_stage_miller.json"
 

@@ -11,7 +11,8 @@ from nodal import OCB_FREQ_HZ, solve_testbench
 from cktgen_eda.circuit import Circuit, Node
 from cktgen_eda.data.generator import sample_circuit
 from cktgen_eda.netlist.measure import measure_opamp
-from cktgen_eda.netlist.ngspice import verify
+from cktgen_eda.netlist.ngspice import SimJob, simulate, verify
+from cktgen_eda.netlist.spice import parse_spice, write_spice
 
 N_CIRCUITS = 300
 GAIN_DB, UGF_REL, PM_DEG = 0.05, 5e-3, 0.5  # agreement required of every circuit
@@ -70,6 +71,19 @@ def test_nodal_zero_ohm_modes():
         (Node(0, 0), Node(6, 2, gm=1e-2), Node(2, 7, r=0.0), Node(1, 1)),
         ((0, 1), (0, 2), (1, 3), (2, 3)),
     ).validate()
-    np.testing.assert_array_equal(solve_testbench(c, zero_ohm=None), 1.0)
-    h = solve_testbench(c)  # KCL at out: (V − 1)/1 mΩ + V/1 MΩ + 10 mS·1 V = 0 at DC
+    np.testing.assert_array_equal(solve_testbench(c), 1.0)
+    h = solve_testbench(c, zero_ohm=1e-3)  # KCL at out: (V − 1)/1 mΩ + V/1 MΩ + 10 mS·1 V = 0 at DC
     np.testing.assert_allclose(h[0], (1 - 1e-3 * 1e-2) / (1 + 1e-3 * 1e-6), rtol=1e-9)
+
+
+@pytest.mark.ngspice
+def test_zero_ohm_is_an_ideal_short_in_ngspice():
+    """R = 0 is written as a 0 V source: ngspice then agrees with the nodal short exactly."""
+    c = Circuit(
+        (Node(0, 0), Node(6, 2, gm=1e-2), Node(2, 7, r=0.0), Node(1, 1)),
+        ((0, 1), (0, 2), (1, 3), (2, 3)),
+    ).validate()
+    deck = write_spice(c)
+    assert "VR2 in out 0" in deck and parse_spice(deck) == c
+    (result,) = simulate([SimJob(deck, keep_sweep=True)])
+    np.testing.assert_allclose(result.h, 1.0, atol=1e-9)
