@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 from click.testing import CliRunner
 from conftest import EXAMPLES
 
@@ -90,3 +91,36 @@ def test_help_starts_fast_without_torch():
     assert "verify" in out.stdout
     # generous bound for loaded CI machines; benchmarks/startup time is in the closing note
     assert time.perf_counter() - start < 3.0
+
+
+@pytest.mark.ngspice
+def test_verify_table_json_spec_and_plot(tmp_path, spectre_example):
+    deck = tmp_path / "user.cir"
+    deck.write_text(
+        "behavioural amp\nVin a 0 AC 1\nE1 b 0 a 0 -1000\nR1 b vout 1k\nC1 vout 0 1n\n.end\n"
+    )
+    files = [AMP, deck, spectre_example]
+    r = run("verify", "--ngspice", *files, "--spec", "gain>=60dB,pm>=45deg", "--out", "vout",
+            "--json", "--plot", tmp_path / "plots")
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.stdout)
+    assert [d["valid"] for d in data] == [True, True, True]
+    assert data[0]["meets_spec"] is True and data[0]["simulator"].startswith("ngspice")
+    assert abs(data[1]["gain_db"] - 60.0) < 1e-3  # |E| = 1000 at 1 Hz, pole at 159 kHz
+    assert data[1]["meets_spec"] is False  # inverting: PM near -90°
+    assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == [
+        "ocb_spectre_example.png", "two_stage_miller.png", "user.png"]
+    table = run("verify", AMP, "--spec", "gain>=200dB").output
+    assert "two_stage_miller.json" in table and "FAIL" in table
+
+
+def test_verify_bad_file_is_one_line_error_before_simulating(tmp_path):
+    bad = tmp_path / "amp.txt"
+    bad.write_text("hello")
+    r = run("verify", AMP, bad)
+    assert r.exit_code == 1 and r.output.count("\n") == 1
+    assert "unknown file type .txt" in r.output
+    deck = tmp_path / "x.cir"
+    deck.write_text("t\nV1 a 0 AC 1\nR1 a b 1k\n")
+    r = run("verify", deck, "--out", "nowhere")
+    assert r.exit_code == 1 and "output node 'nowhere' not found" in r.output
