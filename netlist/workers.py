@@ -17,7 +17,9 @@ workers' start-up and work instead of preceding it.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
+import sys
 import time
 from collections import deque
 from collections.abc import Callable
@@ -36,13 +38,36 @@ def forkserver_context(*preload: str) -> Any:
 
     Workers then fork from a clean, single-threaded server instead of from the caller, which
     may hold threads (tqdm, torch). The preload takes effect only if the server is not yet
-    running; ``__main__`` stays in it, as multiprocessing does by default.
+    running. ``__main__`` is deliberately *not* preloaded: workers run library code only, so a
+    user's script needs no ``if __name__ == "__main__"`` guard (importing it again in the
+    server would re-run its top level).
     """
     if "forkserver" not in mp.get_all_start_methods():
         return mp.get_context("spawn")
     ctx = mp.get_context("forkserver")
-    ctx.set_forkserver_preload(["__main__", *preload])
+    ctx.set_forkserver_preload(list(preload))
     return ctx
+
+
+@contextlib.contextmanager
+def _main_hidden():
+    """Start a worker without re-importing the caller's ``__main__`` in it.
+
+    multiprocessing re-runs the main script (or ``-m`` module) in a forkserver/spawn child so
+    that objects pickled from ``__main__`` resolve. Our workers run library code only, so
+    hiding the main module's file and spec lets unguarded user scripts call ``verify``.
+    """
+    main = sys.modules.get("__main__")
+    saved = {k: main.__dict__[k] for k in ("__file__", "__spec__") if main and k in main.__dict__}
+    try:
+        if "__file__" in saved:
+            del main.__file__
+        if "__spec__" in saved:
+            main.__spec__ = None  # the interpreter expects the attribute to exist
+        yield
+    finally:
+        for key, value in saved.items():
+            setattr(main, key, value)
 
 
 class Skip(Exception):
@@ -59,7 +84,8 @@ class Worker:
     def __init__(self, ctx: Any, target: Callable[[Any], None]) -> None:
         self.conn, child = ctx.Pipe()
         self.proc = ctx.Process(target=target, args=(child,), daemon=True, name="cktgen-worker")
-        self.proc.start()
+        with _main_hidden():
+            self.proc.start()
         child.close()  # so the parent sees EOF when the worker dies
         self.started = time.monotonic()
         self.ready = False

@@ -15,3 +15,17 @@ def test_roundtrip_and_verify_example():
                          capture_output=True, text=True, check=True, timeout=120)
     lines = out.stdout.strip().splitlines()
     assert len(lines) == 3 and all("meets spec: True" in ln for ln in lines)
+
+
+@pytest.mark.ngspice
+def test_unguarded_script_can_verify(tmp_path):
+    """Workers never re-run the caller's script, so no ``__main__`` guard is needed."""
+    script = tmp_path / "quick.py"
+    script.write_text(
+        "import cktgen_eda as ck\n"
+        f"amp = ck.load_circuit({str(ROOT / 'examples/circuits/two_stage_miller.json')!r})\n"
+        "print(round(ck.verify([amp])[0].measurement.gain_db, 1))\n"
+    )
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                         check=True, timeout=120)
+    assert out.stdout.strip() == "134.0"
