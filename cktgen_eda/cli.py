@@ -122,7 +122,7 @@ def from_spice(netlist: Path, out: Path | None, force: bool, out_net: str) -> No
               show_default=True, help="Seconds allowed per circuit.")
 def verify(files: tuple[Path, ...], simulator: str, spec_text: str | None, as_json: bool,
            plot_dir: Path | None, out_node: str, workers: int | None, timeout_s: float) -> None:
-    """Measure circuits with ngspice: DC gain, UGF, phase margin, FoM.
+    """Measure circuits with ngspice: gain, UGF, phase margin, FoM.
 
     FILES are circuit JSON files, decks from `to-spice`, OCB Spectre netlists (.scs), or
     plain SPICE decks (.cir/.sp: R, C, L, G/E sources, .subckt instances and one AC

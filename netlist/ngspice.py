@@ -27,6 +27,7 @@ ngspice 39 / PySpice 1.5 behaviour relied on (observed with Debian's libngspice0
   complex (imaginary part 0). Junk after a number is ignored ("1kx!" is 1k).
 - R = 0: ngspice silently uses 1 mΩ for an exactly-zero resistance; a resistor with no value
   gets 1 mΩ with "Warning: r1: resistance to low, set to 1 mOhm"; 1e-13 Ω is kept as is.
+  ``spice.write_spice`` therefore writes R = 0 as a 0 V source (an exact short).
 - ``remcirc`` + ``destroy all`` after every run still leave ≈ 1 kB per run behind, and every
   command stays in ngspice's history: workers clear it with ``ngSpice_Command(NULL)`` every
   100 jobs (PySpice does so every 10,000 commands) and are recycled.
@@ -135,9 +136,8 @@ def simulate(
     Raises:
         SimulationError: when a worker cannot start at all (e.g. libngspice is missing).
 
-    Workers start from a multiprocessing forkserver, so, as with the ``spawn`` method, a
-    script that calls this must guard its entry point (``if __name__ == "__main__":``) and be
-    a real file (``python - < script.py`` cannot start workers).
+    Workers start from a multiprocessing forkserver but never re-import the caller's
+    ``__main__`` (``workers._main_hidden``), so scripts need no entry-point guard.
     """
     jobs = list(jobs)
     return _run(len(jobs), jobs.__getitem__, workers, timeout_s, progress)
