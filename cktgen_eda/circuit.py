@@ -330,9 +330,6 @@ class Circuit:
         g.add_edges_from(self.edges)
         return g
 
-    def with_spec(self, spec: Mapping[str, float] | None) -> Circuit:
-        return Circuit(self.nodes, self.edges, spec, self.meta)
-
 
 def fifo_topological_order(n: int, edges: Iterable[tuple[int, int]]) -> list[int]:
     """Kahn's algorithm with a FIFO queue in ascending vertex id (igraph's order, ocb-format §2.2).

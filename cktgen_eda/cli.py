@@ -149,9 +149,9 @@ def verify(files: tuple[Path, ...], simulator: str, spec_text: str | None, as_js
             plot_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise click.ClickException(f"cannot create {plot_dir}: {exc.strerror}") from None
+    # the jobs already carry keep_sweep and the output node
     results = run_verify(jobs, spec=spec, workers=workers, timeout_s=timeout_s,
-                         keep_sweep=plot_dir is not None, progress=len(files) > 20,
-                         out_node=out_node)
+                         progress=len(files) > 20)
     measurements = [r.measurement for r in results]
     if as_json:
         click.echo(json.dumps([m.to_dict() for m in measurements], indent=2))

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from ..report import si
 from ..spec import Spec, normalise, raw_fom, spec_class
 
 
@@ -103,6 +104,11 @@ class Measurement:
 def wrap_deg(x: float) -> float:
     """Wrap an angle in degrees into (−180, 180]."""
     return -((180.0 - x) % 360.0 - 180.0)
+
+
+def _hz(f: float) -> str:
+    """Frequency text for messages: ``1 Hz``, ``100 GHz``."""
+    return si(float(f), "Hz", digits=4)
 
 
 def first_unity_crossing(mag: np.ndarray) -> tuple[int, float] | None:
@@ -197,11 +203,3 @@ def measure_opamp(freq_hz: np.ndarray, h: np.ndarray, simulator: str = "ngspice"
         meets_spec=None,
         simulator=simulator,
     )
-
-
-def _hz(f: float) -> str:
-    """Short frequency text for messages: ``1 Hz``, ``100 GHz``."""
-    for scale, prefix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if abs(f) >= scale:
-            return f"{f / scale:.4g} {prefix}Hz"
-    return f"{f:.4g} Hz"

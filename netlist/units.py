@@ -14,8 +14,8 @@ from functools import lru_cache
 
 from ..errors import NetlistError
 
-_SPICE_SUFFIX = {"t": 12, "g": 9, "meg": 6, "k": 3, "mil": None, "m": -3, "u": -6, "n": -9,
-                 "p": -12, "f": -15, "a": -18}
+# single-letter scale factors; "meg" and "mil" are matched before these
+_SPICE_SUFFIX = {"t": 12, "g": 9, "k": 3, "m": -3, "u": -6, "n": -9, "p": -12, "f": -15, "a": -18}
 _SPECTRE_SUFFIX = {"T": 12, "G": 9, "M": 6, "K": 3, "k": 3, "m": -3, "u": -6, "n": -9, "p": -12,
                    "f": -15, "a": -18}
 _NUM = re.compile(r"^([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)([A-Za-z]*)$")
