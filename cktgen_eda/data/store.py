@@ -1,0 +1,318 @@
+"""Labelled benchmarks in memory and on disk (the ``.npz`` format of docs/datasets.md).
+
+Last step of the dataset chain: circuits + ngspice labels + split → one compressed file. A
+``Benchmark`` keeps everything as flat numpy arrays (nodes and edges in CSR layout, one label
+row per circuit), so loading 50,000 circuits takes milliseconds; ``circuit(i)`` builds a
+``Circuit`` on demand. The file is a zip of ``.npy`` members plus ``manifest.json``, written
+with fixed timestamps and member order, so the same content gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import math
+import zipfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..circuit import Circuit, Node
+from ..errors import CktGenError
+from ..fileio import atomic_write
+from ..spec import BW_OFFSET, FOM_OFFSET, GAIN_OFFSET, PM_OFFSET, raw_fom
+from ..subgraphs import SUBGRAPH_TYPES
+
+FORMAT = "cktgen-eda/benchmark"
+VERSION = 1
+SUFFIX = ".npz"
+_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+
+# Member name → dtype. Order is the on-disk order and the order the content hash reads.
+STRUCTURE = {
+    "node_ptr": np.int64,  # [N+1] circuit i owns nodes node_ptr[i]:node_ptr[i+1]
+    "node_type": np.int8,  # [M] subgraph type 0–25
+    "node_pos": np.int8,  # [M] OCB position 0–7
+    "node_value": np.float64,  # [M, 3] OCB feature values in the type's component order, 0-padded
+    "edge_ptr": np.int64,  # [N+1] circuit i owns edges edge_ptr[i]:edge_ptr[i+1]
+    "edges": np.int8,  # [E, 2] (tail, head), node indices local to the circuit
+    "topology": np.int32,  # [N] topology id (circuits sharing it differ only in values); -1 unknown
+}
+LABELS = {
+    "valid": np.bool_,  # [N] gain, UGF and PM all measured
+    "gain_db": np.float64,  # [N] gain at 1 Hz (NaN when not measured)
+    "ugf_hz": np.float64,  # [N] unity-gain frequency (NaN when invalid)
+    "pm_deg": np.float64,  # [N] phase margin in (−180, 180] (NaN when invalid)
+    "fom_raw": np.float64,  # [N] raw FoM (NaN when invalid)
+    "gain": np.float64,  # [N] CSV-normalised columns; invalid rows hold the offsets (raw 0)
+    "bw": np.float64,
+    "pm": np.float64,
+    "fom": np.float64,
+    "gain_cls": np.int16,  # [N] class = floor of the normalised column; invalid rows (0, 0, 0)
+    "bw_cls": np.int16,
+    "pm_cls": np.int16,
+    "reason": np.str_,  # [N] why a row is invalid ("" when valid)
+}
+COLUMNS = {**STRUCTURE, **LABELS}
+
+
+def label_columns(
+    gain_db: np.ndarray, ugf_hz: np.ndarray, pm_deg: np.ndarray, valid: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Derived label columns (raw FoM, CSV-normalised values, classes) from the measurements.
+
+    Invalid rows follow the OCB CSVs (raw zeros, so the normalised columns hold the fixed
+    offsets) and CktGen's loader (class (0, 0, 0)), ocb-format.md §4.4 and §5.1.
+    """
+    valid = np.asarray(valid, dtype=bool)
+    g = np.where(valid, gain_db, 0.0)
+    u = np.where(valid, ugf_hz, 0.0)
+    p = np.where(valid, pm_deg, 0.0)
+    out = {
+        "fom_raw": np.where(valid, raw_fom(g, u, p), np.nan),
+        "gain": g / 100 + GAIN_OFFSET,
+        "bw": u / 1e9 + BW_OFFSET,
+        "pm": -p / 90 + PM_OFFSET,
+        "fom": np.where(valid, raw_fom(g, u, p), 0.0) + FOM_OFFSET,
+    }
+    for col in ("gain", "bw", "pm"):
+        out[f"{col}_cls"] = np.where(valid, np.floor(out[col]), 0).astype(np.int16)
+    return out
+
+
+@dataclass
+class Benchmark:
+    """A labelled set of OCB circuits with a train/test split (rows ``:n_train`` are train).
+
+    Attributes:
+        arrays: the ``COLUMNS`` arrays (see there for shapes).
+        n_train: rows ``0 … n_train-1`` are the training split, the rest the test split.
+        manifest: provenance (recipe, seed, counts, simulator, sha256, …), JSON-serialisable.
+    """
+
+    arrays: dict[str, np.ndarray]
+    n_train: int
+    manifest: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        missing = [k for k in COLUMNS if k not in self.arrays]
+        if missing:
+            raise CktGenError(f"benchmark is missing column {missing[0]!r}")
+        n = len(self)
+        for key in LABELS | {"topology": None}:
+            if len(self.arrays[key]) != n:
+                raise CktGenError(f"column {key!r} has {len(self.arrays[key])} rows, expected {n}")
+        if not 0 <= self.n_train <= n:
+            raise CktGenError(f"n_train must be 0…{n}, found {self.n_train}")
+
+    # ---------------------------------------------------------------- access
+    def __len__(self) -> int:
+        return len(self.arrays["node_ptr"]) - 1
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        return self.arrays[key]
+
+    @property
+    def name(self) -> str:
+        return str(self.manifest.get("name", "benchmark"))
+
+    @property
+    def n_test(self) -> int:
+        return len(self) - self.n_train
+
+    def split_rows(self, split: str) -> np.ndarray:
+        """Row indices of ``"train"``, ``"test"`` or ``"all"``."""
+        ranges = {"train": (0, self.n_train), "test": (self.n_train, len(self)), "all": (0, len(self))}
+        if split not in ranges:
+            raise CktGenError(f"split must be train, test or all, found {split!r}")
+        return np.arange(*ranges[split])
+
+    def graph(self, i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Raw arrays of circuit ``i``: types [n], positions [n], values [n, 3], edges [e, 2]."""
+        a, b = self.arrays["node_ptr"][i : i + 2]
+        c, d = self.arrays["edge_ptr"][i : i + 2]
+        return (
+            self.arrays["node_type"][a:b],
+            self.arrays["node_pos"][a:b],
+            self.arrays["node_value"][a:b],
+            self.arrays["edges"][c:d],
+        )
+
+    def circuit(self, i: int, with_spec: bool = True) -> Circuit:
+        """Circuit ``i`` (nodes already in topological order); ``spec`` holds its labels."""
+        types, positions, values, edges = self.graph(i)
+        nodes = []
+        for t, p, v in zip(types.tolist(), positions.tolist(), values.tolist()):
+            k = len(SUBGRAPH_TYPES[t].components)
+            nodes.append(Node.from_ocb(t, p, (_clean(x) for x in v[:k])))
+        spec = None
+        if with_spec and self.arrays["valid"][i]:
+            spec = {k: float(self.arrays[k][i]) for k in ("gain_db", "ugf_hz", "pm_deg")}
+        meta = {"dataset": self.name, "row": int(i)}
+        return Circuit(tuple(nodes), tuple(map(tuple, edges.tolist())), spec, meta)
+
+    def circuits(self, rows: Sequence[int] | None = None) -> Iterator[Circuit]:
+        for i in range(len(self)) if rows is None else rows:
+            yield self.circuit(int(i))
+
+    # ------------------------------------------------------------ building
+    @classmethod
+    def from_circuits(
+        cls,
+        circuits: Sequence[Circuit],
+        labels: dict[str, np.ndarray],
+        n_train: int,
+        topology: Sequence[int] | None = None,
+        manifest: dict[str, Any] | None = None,
+    ) -> Benchmark:
+        """Pack circuits (topologically ordered) and their ``valid``/``gain_db``/``ugf_hz``/
+        ``pm_deg``/``reason`` labels; the derived columns are computed here."""
+        n_nodes = [len(c.nodes) for c in circuits]
+        n_edges = [len(c.edges) for c in circuits]
+        values = np.zeros((sum(n_nodes), 3))
+        types, positions, edges = [], [], []
+        row = 0
+        for c in circuits:
+            for node in c.nodes:
+                types.append(node.type)
+                positions.append(node.pos)
+                ocb = node.ocb_values()
+                values[row, : len(ocb)] = ocb
+                row += 1
+            edges.extend(c.edges)
+        arrays = {
+            "node_ptr": np.concatenate([[0], np.cumsum(n_nodes)]).astype(np.int64),
+            "node_type": np.array(types, dtype=np.int8),
+            "node_pos": np.array(positions, dtype=np.int8),
+            "node_value": values,
+            "edge_ptr": np.concatenate([[0], np.cumsum(n_edges)]).astype(np.int64),
+            "edges": np.array(edges, dtype=np.int8).reshape(-1, 2),
+            "topology": np.asarray(
+                topology if topology is not None else [-1] * len(circuits), dtype=np.int32
+            ),
+        }
+        arrays.update(measured_columns(labels))
+        return cls(arrays, n_train, dict(manifest or {}))
+
+    def content_sha256(self) -> str:
+        """sha256 over every column's dtype, shape and bytes, in ``COLUMNS`` order."""
+        h = hashlib.sha256()
+        for key in COLUMNS:
+            a = np.ascontiguousarray(self.arrays[key])
+            h.update(f"{key}:{a.dtype.str}:{a.shape}\n".encode())
+            h.update(a.tobytes())
+        return h.hexdigest()
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "circuits": len(self),
+            "train": self.n_train,
+            "test": self.n_test,
+            "valid": int(self.arrays["valid"].sum()),
+            "topologies": len(np.unique(self.arrays["topology"])),
+        }
+
+
+def measured_columns(labels: dict[str, Any]) -> dict[str, np.ndarray]:
+    """All ``LABELS`` columns from ``valid``, ``gain_db``, ``ugf_hz``, ``pm_deg``, ``reason``."""
+    valid = np.asarray(labels["valid"], dtype=bool)
+    out = {
+        "valid": valid,
+        "gain_db": np.asarray(labels["gain_db"], dtype=np.float64),
+        "ugf_hz": np.where(valid, np.asarray(labels["ugf_hz"], dtype=np.float64), np.nan),
+        "pm_deg": np.where(valid, np.asarray(labels["pm_deg"], dtype=np.float64), np.nan),
+        "reason": np.asarray(labels.get("reason", [""] * len(valid)), dtype=np.str_),
+    }
+    out.update(label_columns(out["gain_db"], out["ugf_hz"], out["pm_deg"], valid))
+    return out
+
+
+def _clean(x: float) -> float:
+    """Undo float noise on 0.1-grid values (38.2 stays 38.2 after float round trips)."""
+    r = round(x, 6)
+    return r if math.isclose(r, x, rel_tol=0, abs_tol=1e-9) else x
+
+
+# ---------------------------------------------------------------------- files
+def write_benchmark(bench: Benchmark, path: str | Path, force: bool = False) -> Path:
+    """Write ``bench`` atomically; the manifest gets counts, split and the content sha256."""
+    manifest = dict(bench.manifest)
+    manifest.update(
+        format=FORMAT,
+        version=VERSION,
+        counts=bench.counts(),
+        split={"train": [0, bench.n_train], "test": [bench.n_train, len(bench)]},
+        sha256=bench.content_sha256(),
+    )
+    bench.manifest = manifest
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for key in COLUMNS:
+            member = io.BytesIO()
+            np.lib.format.write_array(member, np.ascontiguousarray(bench.arrays[key]))
+            _put(zf, f"{key}.npy", member.getvalue())
+        _put(zf, "manifest.json", json.dumps(manifest, indent=2, sort_keys=True).encode() + b"\n")
+    return atomic_write(path, buf.getvalue(), force=force)
+
+
+def _put(zf: zipfile.ZipFile, name: str, data: bytes) -> None:
+    info = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.external_attr = 0o644 << 16
+    zf.writestr(info, data, compresslevel=9)
+
+
+def read_benchmark(path: str | Path, check: bool = True) -> Benchmark:
+    """Load a benchmark file.
+
+    Raises:
+        CktGenError: when the file is missing, not a benchmark, or (``check``) its content
+            does not match the sha256 in its manifest.
+    """
+    path = Path(path)
+    try:
+        with zipfile.ZipFile(path) as zf:
+            manifest = json.loads(zf.read("manifest.json"))
+            if manifest.get("format") != FORMAT:
+                raise CktGenError(f"{path}: not a cktgen-eda benchmark (format {manifest.get('format')!r})")
+            if manifest.get("version") != VERSION:
+                raise CktGenError(f"{path}: benchmark version {manifest.get('version')!r}, expected {VERSION}")
+            arrays = {}
+            for key in COLUMNS:
+                with zf.open(f"{key}.npy") as f:
+                    arrays[key] = np.lib.format.read_array(f, allow_pickle=False)
+    except CktGenError:
+        raise
+    except FileNotFoundError:
+        raise CktGenError(f"{path}: no such file") from None
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
+        raise CktGenError(f"{path}: not a readable benchmark file ({exc})") from None
+    bench = Benchmark(arrays, int(manifest["split"]["train"][1]), manifest)
+    if check and bench.content_sha256() != manifest.get("sha256"):
+        raise CktGenError(f"{path}: content does not match the sha256 in its manifest")
+    return bench
+
+
+def shipped_benchmarks() -> dict[str, Path]:
+    """Benchmarks shipped in the package (``cktgen_eda/datasets/*.npz``), by name."""
+    folder = resources.files("cktgen_eda").joinpath("datasets")
+    if not folder.is_dir():
+        return {}
+    return {Path(p.name).stem: Path(str(p)) for p in folder.iterdir() if p.name.endswith(SUFFIX)}
+
+
+def load_benchmark(name_or_path: str | Path, check: bool = True) -> Benchmark:
+    """Load a shipped benchmark by name (``ocb101``) or any benchmark file by path."""
+    shipped = shipped_benchmarks()
+    if str(name_or_path) in shipped:
+        return read_benchmark(shipped[str(name_or_path)], check)
+    path = Path(name_or_path)
+    if path.suffix != SUFFIX and not path.exists():
+        known = ", ".join(sorted(shipped)) or "none"
+        raise CktGenError(f"no benchmark named {str(name_or_path)!r} (shipped: {known})")
+    return read_benchmark(path, check)
