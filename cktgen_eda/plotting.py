@@ -9,8 +9,9 @@ import numpy as np
 from .fileio import atomic_write
 
 
-def bode_plot(freq_hz: np.ndarray, h: np.ndarray, measurement, path: str | Path,
-              title: str | None = None) -> Path:
+def bode_plot(
+    freq_hz: np.ndarray, h: np.ndarray, measurement, path: str | Path, title: str | None = None
+) -> Path:
     """Write a two-panel Bode plot PNG (|H| in dB, phase in degrees) atomically.
 
     The UGF gets a vertical line on both panels; the phase panel marks the phase at the UGF
@@ -36,17 +37,32 @@ def bode_plot(freq_hz: np.ndarray, h: np.ndarray, measurement, path: str | Path,
     if m.valid and m.ugf_hz:
         for ax in (ax_m, ax_p):
             ax.axvline(m.ugf_hz, color="tab:red", lw=0.9, ls="--")
-        ax_m.annotate(f"UGF {m.ugf_hz:.3g} Hz", (m.ugf_hz, 0), textcoords="offset points",
-                      xytext=(5, 8), color="tab:red", fontsize=8)
+        ax_m.annotate(
+            f"UGF {m.ugf_hz:.3g} Hz",
+            (m.ugf_hz, 0),
+            textcoords="offset points",
+            xytext=(5, 8),
+            color="tab:red",
+            fontsize=8,
+        )
         ph_ugf = float(np.interp(np.log10(m.ugf_hz), np.log10(freq_hz), phase))
         ref = ph_ugf - m.pm_deg  # the −180° line (mod 360) the margin is measured from
         ax_p.axhline(ref, color="grey", lw=0.8, ls=":")
-        ax_p.annotate("", xy=(m.ugf_hz, ph_ugf), xytext=(m.ugf_hz, ref),
-                      arrowprops={"arrowstyle": "<->", "color": "tab:red"})
-        ax_p.annotate(f"PM {m.pm_deg:.1f}°", (m.ugf_hz, (ph_ugf + ref) / 2),
-                      textcoords="offset points", xytext=(6, 0), color="tab:red", fontsize=8)
-    subtitle = (f"gain {m.gain_db:.1f} dB, FoM {m.fom:.2f}" if m.valid
-                else f"invalid: {m.reason}")
+        ax_p.annotate(
+            "",
+            xy=(m.ugf_hz, ph_ugf),
+            xytext=(m.ugf_hz, ref),
+            arrowprops={"arrowstyle": "<->", "color": "tab:red"},
+        )
+        ax_p.annotate(
+            f"PM {m.pm_deg:.1f}°",
+            (m.ugf_hz, (ph_ugf + ref) / 2),
+            textcoords="offset points",
+            xytext=(6, 0),
+            color="tab:red",
+            fontsize=8,
+        )
+    subtitle = f"gain {m.gain_db:.1f} dB, FoM {m.fom:.2f}" if m.valid else f"invalid: {m.reason}"
     fig.suptitle(f"{title or m.file or 'circuit'}\n{subtitle}", fontsize=9)
     for ax in (ax_m, ax_p):
         ax.grid(True, which="both", lw=0.3)

@@ -24,8 +24,17 @@ FOM_OFFSET = 3.20001
 QUANTITIES = ("gain_db", "ugf_hz", "pm_deg")
 _ALIASES = {"gain": "gain_db", "ugf": "ugf_hz", "bw": "ugf_hz", "pm": "pm_deg"}
 _UNITS = {"gain_db": "dB", "ugf_hz": "Hz", "pm_deg": "deg"}
-_PREFIX = {"": 1.0, "k": 1e3, "K": 1e3, "M": 1e6, "meg": 1e6, "Meg": 1e6, "MEG": 1e6,
-           "G": 1e9, "T": 1e12}
+_PREFIX = {
+    "": 1.0,
+    "k": 1e3,
+    "K": 1e3,
+    "M": 1e6,
+    "meg": 1e6,
+    "Meg": 1e6,
+    "MEG": 1e6,
+    "G": 1e9,
+    "T": 1e12,
+}
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 _CONSTRAINT = re.compile(r"^\s*([A-Za-z_]+)\s*(>=|<=|=|>|<)\s*(.+?)\s*$")
 _VALUE = re.compile(rf"^({_NUMBER})\s*([A-Za-z°]*)$")

@@ -65,7 +65,9 @@ def pytest_collection_modifyitems(config, items):
     """Skip ``ngspice``-marked tests only when libngspice is missing (style.md §2.11)."""
     marked = [item for item in items if "ngspice" in item.keywords]
     if marked and not _libngspice_loads():
-        skip = pytest.mark.skip(reason="libngspice not found: install Debian libngspice0-dev "
-                                "or set NGSPICE_LIBRARY_PATH")
+        skip = pytest.mark.skip(
+            reason="libngspice not found: install Debian libngspice0-dev "
+            "or set NGSPICE_LIBRARY_PATH"
+        )
         for item in marked:
             item.add_marker(skip)

@@ -35,10 +35,15 @@ def test_json_round_trip_exact_on_1000_random_circuits():
 
 def test_example_format_from_design_doc():
     doc = {
-        "format": "cktgen-eda/circuit", "version": 1,
-        "nodes": [{"type": 0, "pos": 0}, {"type": 6, "pos": 2, "gm": 0.0035},
-                  {"type": 11, "pos": 3, "c": 3.82e-13, "gm": 0.00028},
-                  {"type": 5, "pos": 6, "r": 4.0e5, "c": 1.0e-13}, {"type": 1, "pos": 1}],
+        "format": "cktgen-eda/circuit",
+        "version": 1,
+        "nodes": [
+            {"type": 0, "pos": 0},
+            {"type": 6, "pos": 2, "gm": 0.0035},
+            {"type": 11, "pos": 3, "c": 3.82e-13, "gm": 0.00028},
+            {"type": 5, "pos": 6, "r": 4.0e5, "c": 1.0e-13},
+            {"type": 1, "pos": 1},
+        ],
         "edges": [[0, 1], [1, 2], [2, 4], [1, 3], [3, 4]],
         "spec": {"gain_db": 120.3, "ugf_hz": 2.1e9, "pm_deg": 61.0},
         "meta": {"source": "cktgen ocb101 v1", "seed": 7},

@@ -86,8 +86,9 @@ def test_bad_spec_is_one_line_error():
 
 def test_help_starts_fast_without_torch():
     start = time.perf_counter()
-    out = subprocess.run([sys.executable, "-m", "cktgen_eda", "--help"], capture_output=True,
-                         text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "cktgen_eda", "--help"], capture_output=True, text=True, check=True
+    )
     assert "verify" in out.stdout
     # generous bound for loaded CI machines; benchmarks/startup time is in the closing note
     assert time.perf_counter() - start < 3.0
@@ -100,8 +101,18 @@ def test_verify_table_json_spec_and_plot(tmp_path, spectre_example):
         "behavioural amp\nVin a 0 AC 1\nE1 b 0 a 0 -1000\nR1 b vout 1k\nC1 vout 0 1n\n.end\n"
     )
     files = [AMP, deck, spectre_example]
-    r = run("verify", "--ngspice", *files, "--spec", "gain>=60dB,pm>=45deg", "--out", "vout",
-            "--json", "--plot", tmp_path / "plots")
+    r = run(
+        "verify",
+        "--ngspice",
+        *files,
+        "--spec",
+        "gain>=60dB,pm>=45deg",
+        "--out",
+        "vout",
+        "--json",
+        "--plot",
+        tmp_path / "plots",
+    )
     assert r.exit_code == 0, r.output
     data = json.loads(r.stdout)
     assert [d["valid"] for d in data] == [True, True, True]
@@ -109,7 +120,10 @@ def test_verify_table_json_spec_and_plot(tmp_path, spectre_example):
     assert abs(data[1]["gain_db"] - 60.0) < 1e-3  # |E| = 1000 at 1 Hz, pole at 159 kHz
     assert data[1]["meets_spec"] is False  # inverting: PM near -90°
     assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == [
-        "ocb_spectre_example.png", "two_stage_miller.png", "user.png"]
+        "ocb_spectre_example.png",
+        "two_stage_miller.png",
+        "user.png",
+    ]
     table = run("verify", AMP, "--spec", "gain>=200dB").output
     assert "two_stage_miller.json" in table and "FAIL" in table
 

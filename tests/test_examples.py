@@ -11,8 +11,13 @@ from conftest import ROOT
 
 @pytest.mark.ngspice
 def test_roundtrip_and_verify_example():
-    out = subprocess.run([sys.executable, str(ROOT / "examples" / "roundtrip_and_verify.py")],
-                         capture_output=True, text=True, check=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "roundtrip_and_verify.py")],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
     lines = out.stdout.strip().splitlines()
     assert len(lines) == 3 and all("meets spec: True" in ln for ln in lines)
 
@@ -26,6 +31,7 @@ def test_unguarded_script_can_verify(tmp_path):
         f"amp = ck.load_circuit({str(ROOT / 'examples/circuits/two_stage_miller.json')!r})\n"
         "print(round(ck.verify([amp])[0].measurement.gain_db, 1))\n"
     )
-    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
-                         check=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, check=True, timeout=120
+    )
     assert out.stdout.strip() == "134.0"

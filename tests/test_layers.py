@@ -7,8 +7,15 @@ import sys
 
 import pytest
 
-LIGHT = ["cktgen_eda", "cktgen_eda.cli", "cktgen_eda.netlist.spice", "cktgen_eda.netlist.deck",
-         "cktgen_eda.netlist.ngspice", "cktgen_eda.plugins", "cktgen_eda.data.generator"]
+LIGHT = [
+    "cktgen_eda",
+    "cktgen_eda.cli",
+    "cktgen_eda.netlist.spice",
+    "cktgen_eda.netlist.deck",
+    "cktgen_eda.netlist.ngspice",
+    "cktgen_eda.plugins",
+    "cktgen_eda.data.generator",
+]
 
 
 @pytest.mark.parametrize("module", LIGHT)

@@ -23,10 +23,14 @@ SEEDS = random_circuits(40, seed=99)
 RUNS = settings(max_examples=1000, deadline=None, suppress_health_check=list(HealthCheck))
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-5, 30) | st.floats(allow_nan=True)
+    st.none()
+    | st.booleans()
+    | st.integers(-5, 30)
+    | st.floats(allow_nan=True)
     | st.text(max_size=6),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner,
-                                                                  max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=4)
+    ),
     max_leaves=8,
 )
 
@@ -68,7 +72,7 @@ def _mutate_text(text: str, rng: random.Random, junk: str) -> str:
     if action == 0:
         return text[:i] + junk + text[i:]
     if action == 1:
-        return text[:i] + text[i + rng.randint(1, 20):]
+        return text[:i] + text[i + rng.randint(1, 20) :]
     if action == 2 and lines:
         del lines[rng.randrange(len(lines))]
         return "".join(lines)

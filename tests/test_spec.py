@@ -71,8 +71,12 @@ def test_errors_name_the_token(text, message):
 
 
 def test_text_round_trip():
-    for text in ["gain>=60dB,ugf>=50MHz,pm>=45deg", "gain=40..80dB", "pm>30deg,pm<=90deg",
-                 "ugf<1.5GHz"]:
+    for text in [
+        "gain>=60dB,ugf>=50MHz,pm>=45deg",
+        "gain=40..80dB",
+        "pm>30deg,pm<=90deg",
+        "ugf<1.5GHz",
+    ]:
         s = parse_spec(text)
         assert parse_spec(s.to_text()) == s
 

@@ -32,10 +32,15 @@ def test_golden_deck(two_stage):
     body = [ln for ln in deck.splitlines() if not ln.startswith("*")]
     assert body == [
         "V0 in 0 DC 0 AC 1",
-        "G1 n1 0 in 0 1m", "RL1 n1 0 1Meg", "CL1 n1 0 50f",
+        "G1 n1 0 in 0 1m",
+        "RL1 n1 0 1Meg",
+        "CL1 n1 0 50f",
         "C2 n1 out 500f",
-        "G3 out 0 n1 0 5m", "RL3 out 0 1Meg", "CL3 out 0 50f",
-        ".ac dec 100 1 100G", ".end",
+        "G3 out 0 n1 0 5m",
+        "RL3 out 0 1Meg",
+        "CL3 out 0 50f",
+        ".ac dec 100 1 100G",
+        ".end",
     ]
     assert deck.endswith(".end\n")
     assert "M " not in deck and not any(t.endswith("M") for t in deck.split())
@@ -90,8 +95,12 @@ def test_ocb_spectre_example_parses_to_types_and_values(spectre_example):
     c = read_spice(spectre_example)
     got = sorted((nd.type, nd.pos, tuple(sorted(nd.values().items()))) for nd in c.nodes)
     assert got == [
-        (0, 0, ()), (1, 1, ()), (2, 6, (("r", 4e5),)), (6, 3, (("gm", 8e-4),)),
-        (7, 2, (("gm", 1e-3),)), (9, 5, (("gm", 1e-4),)),
+        (0, 0, ()),
+        (1, 1, ()),
+        (2, 6, (("r", 4e5),)),
+        (6, 3, (("gm", 8e-4),)),
+        (7, 2, (("gm", 1e-3),)),
+        (9, 5, (("gm", 1e-4),)),
     ]
     # main path In → -gm+ → +gm+ → Out; R from stage 1 to Out; -gm- feedback In ← Out
     names = [nd.name for nd in c.nodes]
@@ -100,6 +109,7 @@ def test_ocb_spectre_example_parses_to_types_and_values(spectre_example):
 
 def _elements(circuit):
     """Testbench elements by kind, nets and value (internal series nets named alike)."""
+
     def net(n):
         return "x" if n.startswith("x") else n
 
@@ -147,8 +157,10 @@ V0 vin 0 DC 0 AC 1
     [
         ("t\nV0 a 0 AC 1\nR1 a out 1k\n", "R1 outside a .subckt"),
         ("t\n.subckt s in out\nL1 in out 1n\n.ends\n", "L1 is not allowed"),
-        ("t\n.subckt s gnd out in\nG0 out gnd in gnd 1m\n.ends\nX1 0 out a s\nV0 a 0 AC 1\n",
-         "needs exactly its 1 MΩ and 50 fF loads"),
+        (
+            "t\n.subckt s gnd out in\nG0 out gnd in gnd 1m\n.ends\nX1 0 out a s\nV0 a 0 AC 1\n",
+            "needs exactly its 1 MΩ and 50 fF loads",
+        ),
         ("t\n.subckt s in out\nR0 in out 1k\n.ends\nX1 a out s\n", "exactly one AC source"),
         ("t\n.subckt s in out\nR0 in out 1k\n", "has no .ends"),
     ],

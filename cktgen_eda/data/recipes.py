@@ -47,7 +47,10 @@ class Recipe:
         object.__setattr__(self, "pool", pool)
         checks = [
             (self.circuits >= 1, f"circuits must be >= 1, found {self.circuits}"),
-            (0 <= self.train <= self.circuits, f"train must be 0…{self.circuits}, found {self.train}"),
+            (
+                0 <= self.train <= self.circuits,
+                f"train must be 0…{self.circuits}, found {self.train}",
+            ),
             (self.reuse >= 1, f"reuse must be >= 1, found {self.reuse}"),
             (pool >= self.circuits, f"pool must be >= circuits ({self.circuits}), found {pool}"),
         ]

@@ -80,8 +80,14 @@ def label_columns(
         "pm": -p / 90 + PM_OFFSET,
         "fom": np.where(valid, raw_fom(g, u, p), 0.0) + FOM_OFFSET,
     }
+    # Gain class 0 is the open bottom bin (gain < −19.5 dB), so a rare gain below −119.5 dB,
+    # whose floor would be −1, is class 0 too. PM keeps its floor: imported OCB-101 rows with
+    # unwrapped PM > 180° get pm < 0 and are dropped by CktGen's cleaning on the pm column.
     for col in ("gain", "bw", "pm"):
-        out[f"{col}_cls"] = np.where(valid, np.floor(out[col]), 0).astype(np.int16)
+        cls = np.floor(out[col])
+        if col == "gain":
+            cls = np.maximum(cls, 0)
+        out[f"{col}_cls"] = np.where(valid, cls, 0).astype(np.int16)
     return out
 
 
@@ -127,7 +133,11 @@ class Benchmark:
 
     def split_rows(self, split: str) -> np.ndarray:
         """Row indices of ``"train"``, ``"test"`` or ``"all"``."""
-        ranges = {"train": (0, self.n_train), "test": (self.n_train, len(self)), "all": (0, len(self))}
+        ranges = {
+            "train": (0, self.n_train),
+            "test": (self.n_train, len(self)),
+            "all": (0, len(self)),
+        }
         if split not in ranges:
             raise CktGenError(f"split must be train, test or all, found {split!r}")
         return np.arange(*ranges[split])
@@ -279,9 +289,13 @@ def read_benchmark(path: str | Path, check: bool = True) -> Benchmark:
         with zipfile.ZipFile(path) as zf:
             manifest = json.loads(zf.read("manifest.json"))
             if manifest.get("format") != FORMAT:
-                raise CktGenError(f"{path}: not a cktgen-eda benchmark (format {manifest.get('format')!r})")
+                raise CktGenError(
+                    f"{path}: not a cktgen-eda benchmark (format {manifest.get('format')!r})"
+                )
             if manifest.get("version") != VERSION:
-                raise CktGenError(f"{path}: benchmark version {manifest.get('version')!r}, expected {VERSION}")
+                raise CktGenError(
+                    f"{path}: benchmark version {manifest.get('version')!r}, expected {VERSION}"
+                )
             arrays = {}
             for key in COLUMNS:
                 with zf.open(f"{key}.npy") as f:

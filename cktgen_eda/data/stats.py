@@ -1,0 +1,206 @@
+"""Dataset statistics: valid share, quantiles, class shares, joint classes (``dataset info``).
+
+Works on label columns only (numpy), so it describes a shipped benchmark and the original OCB
+label CSVs (``perform101.csv``/``perform301.csv``) the same way, side by side.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import CktGenError
+from ..spec import BW_OFFSET, GAIN_OFFSET, PM_OFFSET
+from .store import Benchmark, label_columns
+
+QUANTILES = (0.05, 0.25, 0.50, 0.75, 0.95)
+ATTRIBUTES = ("gain", "bw", "pm")
+
+
+@dataclass(frozen=True)
+class Labels:
+    """The label columns statistics need, one entry per row (rows ``:n_train`` are train).
+
+    ``gain``/``bw``/``pm``/``fom`` are the CSV-normalised columns; ``*_cls`` the classes
+    (invalid rows (0, 0, 0), as CktGen's loader assigns).
+    """
+
+    valid: np.ndarray
+    gain: np.ndarray
+    bw: np.ndarray
+    pm: np.ndarray
+    fom: np.ndarray
+    gain_cls: np.ndarray
+    bw_cls: np.ndarray
+    pm_cls: np.ndarray
+    n_train: int
+
+    @classmethod
+    def of(cls, bench: Benchmark) -> Labels:
+        keys = ("valid", "gain", "bw", "pm", "fom", "gain_cls", "bw_cls", "pm_cls")
+        return cls(**{k: bench.arrays[k] for k in keys}, n_train=bench.n_train)
+
+    @classmethod
+    def from_csv(cls, path: str | Path, n_train: int | None = None) -> Labels:
+        """Read an OCB perform CSV (``,valid,gain,pm,bw,fom``); default split 90/10 or 80/20."""
+        path = Path(path)
+        try:
+            with path.open(newline="") as f:
+                rows = list(csv.DictReader(f))
+            valid = np.array([int(r["valid"]) for r in rows], dtype=bool)
+            cols = {k: np.array([float(r[k]) for r in rows]) for k in ("gain", "pm", "bw", "fom")}
+        except (OSError, KeyError, ValueError) as exc:
+            raise CktGenError(f"{path}: not an OCB perform CSV ({exc})") from None
+        if n_train is None:
+            n_train = 40000 if len(rows) == 50000 else round(0.9 * len(rows))
+        classes = {
+            f"{k}_cls": np.where(valid, np.floor(cols[k]), 0).astype(np.int16) for k in ATTRIBUTES
+        }
+        return cls(valid=valid, **cols, **classes, n_train=n_train)
+
+    def joint(self) -> np.ndarray:
+        """CktGen's joint key gain + 1000·bw + 10⁶·pm per row."""
+        g, b, p = (x.astype(np.int64) for x in (self.gain_cls, self.bw_cls, self.pm_cls))
+        return g + 1000 * b + 1_000_000 * p
+
+
+def clean_rows(labels: Labels) -> tuple[np.ndarray, np.ndarray, set[int]]:
+    """CktGen's cleaning (ocb-format.md §5.1): kept train rows, kept test rows, train keys.
+
+    Training keys are counted on the raw train rows; train rows with pm < 0 are dropped; test
+    rows with pm < 0 or a key outside the training keys are dropped.
+    """
+    key = labels.joint()
+    rows = np.arange(len(key))
+    train, test = rows[: labels.n_train], rows[labels.n_train :]
+    train_keys = set(np.unique(key[train]).tolist())
+    pm_ok = labels.pm >= 0
+    keep_train = train[pm_ok[train]]
+    in_domain = np.isin(key[test], list(train_keys))
+    keep_test = test[pm_ok[test] & in_domain]
+    return keep_train, keep_test, train_keys
+
+
+def _shares(cls: np.ndarray, n_classes: int | None = None) -> list[float]:
+    counts = np.bincount(cls.astype(np.int64), minlength=n_classes or 0)
+    return (counts / max(len(cls), 1)).tolist()
+
+
+def summarize(labels: Labels) -> dict[str, Any]:
+    """Counts, valid share, quantiles, class shares and joint-class counts, JSON-ready.
+
+    Class shares are over all rows with pm ≥ 0 (invalid rows in class 0), as ocb-format.md §6
+    reports them; quantiles of the normalised columns are over valid rows. Physical units:
+    gain dB = (gain − 1.19531)·100, UGF GHz = bw − 0.00001, PM ° = −(pm − 2.00001)·90.
+    """
+    v = labels.valid
+    keep = labels.pm >= 0
+    keep_train, keep_test, _ = clean_rows(labels)
+    joint = labels.joint()
+    physical = {
+        "gain_db": (labels.gain[v] - GAIN_OFFSET) * 100,
+        "ugf_ghz": labels.bw[v] - BW_OFFSET,
+        "pm_deg": -(labels.pm[v] - PM_OFFSET) * 90,
+        "fom": labels.fom[v],
+    }
+    return {
+        "rows": int(len(v)),
+        "train": int(labels.n_train),
+        "test": int(len(v) - labels.n_train),
+        "valid": int(v.sum()),
+        "valid_share": float(v.mean()) if len(v) else 0.0,
+        "quantiles": {
+            k: dict(zip((f"{q:.0%}" for q in QUANTILES), np.quantile(x, QUANTILES).tolist()))
+            for k, x in physical.items()
+            if len(x)
+        },
+        "class_shares": {k: _shares(getattr(labels, f"{k}_cls")[keep]) for k in ATTRIBUTES},
+        "joint_classes": {
+            "all": int(len(np.unique(joint[keep]))),
+            "train": int(len(np.unique(joint[keep_train]))),
+            "test": int(len(np.unique(joint[keep_test]))),
+        },
+        "cleaned": {"train": int(len(keep_train)), "test": int(len(keep_test))},
+    }
+
+
+def compare(ours: dict[str, Any], ref: dict[str, Any]) -> dict[str, Any]:
+    """Largest class-share gap per attribute (percentage points) and joint-class ratio."""
+    gaps = {}
+    for k in ATTRIBUTES:
+        a, b = ours["class_shares"][k], ref["class_shares"][k]
+        n = max(len(a), len(b))
+        a, b = np.pad(a, (0, n - len(a))), np.pad(b, (0, n - len(b)))
+        worst = int(np.argmax(np.abs(a - b)))
+        gaps[k] = {"max_pp": float(100 * abs(a[worst] - b[worst])), "class": worst}
+    ratio = ours["joint_classes"]["train"] / max(ref["joint_classes"]["train"], 1)
+    return {"class_share_gap": gaps, "joint_train_ratio": ratio}
+
+
+def labels_from_measurements(
+    gain_db: Sequence[float],
+    ugf_hz: Sequence[float],
+    pm_deg: Sequence[float],
+    valid: Sequence[bool],
+    n_train: int,
+) -> Labels:
+    """Labels for raw measurements (no circuits), e.g. while fitting a recipe."""
+    cols = label_columns(np.asarray(gain_db), np.asarray(ugf_hz), np.asarray(pm_deg), valid)
+    return Labels(
+        valid=np.asarray(valid, dtype=bool),
+        **{k: cols[k] for k in ("gain", "bw", "pm", "fom", "gain_cls", "bw_cls", "pm_cls")},
+        n_train=n_train,
+    )
+
+
+def format_summary(name: str, s: dict[str, Any], manifest: dict[str, Any] | None = None) -> str:
+    """Human-readable ``dataset info``: counts, quantiles, class shares, joint classes."""
+    from ..report import table
+
+    lines = [
+        f"{name}: {s['rows']:,} circuits ({s['train']:,} train / {s['test']:,} test), "
+        f"{s['valid']:,} valid ({100 * s['valid_share']:.1f} %)"
+    ]
+    if manifest:
+        recipe = manifest.get("recipe") or {}
+        bits = [
+            f"source {manifest.get('source', '?')}",
+            f"simulator {manifest.get('simulator', '?')}",
+        ]
+        if recipe:
+            bits.insert(1, f"recipe {recipe.get('name')} seed {recipe.get('seed')}")
+        if "counts" in manifest and "topologies" in manifest["counts"]:
+            bits.append(f"{manifest['counts']['topologies']:,} topologies")
+        lines.append(", ".join(bits))
+        if manifest.get("sha256"):
+            lines.append(f"sha256 {manifest['sha256']}")
+    j = s["joint_classes"]
+    lines.append(
+        f"joint classes after cleaning: {j['train']} train, {j['test']} test "
+        f"({s['cleaned']['train']:,} / {s['cleaned']['test']:,} rows kept)"
+    )
+    units = {
+        "gain_db": ("gain", "dB", ".1f"),
+        "ugf_ghz": ("UGF", "GHz", ".3g"),
+        "pm_deg": ("PM", "°", ".1f"),
+        "fom": ("FoM", "", ".2f"),
+    }
+    rows = [
+        [label + (f" ({unit})" if unit else "")]
+        + [format(v, fmt) for v in s["quantiles"][k].values()]
+        for k, (label, unit, fmt) in units.items()
+        if k in s["quantiles"]
+    ]
+    if rows:
+        lines += ["", table(["quantile"] + [f"{q:.0%}" for q in QUANTILES], rows)]
+    lines.append("")
+    for k in ATTRIBUTES:
+        shares = s["class_shares"][k]
+        cells = " ".join(f"{c}:{100 * x:.1f}" for c, x in enumerate(shares) if x > 0)
+        lines.append(f"{k} class shares (%): {cells}")
+    return "\n".join(lines)

@@ -1,0 +1,125 @@
+"""Benchmark files: exact round trip, fixed bytes, integrity checks, label conventions."""
+
+from __future__ import annotations
+
+import math
+import random
+import zipfile
+
+import numpy as np
+import pytest
+
+from cktgen_eda.data.generator import generate
+from cktgen_eda.data.store import (
+    Benchmark,
+    label_columns,
+    load_benchmark,
+    read_benchmark,
+    write_benchmark,
+)
+from cktgen_eda.errors import CktGenError
+
+
+def synthetic(n: int = 60, seed: int = 0) -> Benchmark:
+    """Generated circuits with made-up labels (no simulator): every 7th row invalid."""
+    rows = list(generate(random.Random(seed), n, reuse=4))
+    rng = np.random.default_rng(seed)
+    valid = np.arange(n) % 7 != 3
+    labels = {
+        "valid": valid,
+        "gain_db": rng.uniform(-30, 240, n),
+        "ugf_hz": rng.uniform(1e6, 3e10, n),
+        "pm_deg": rng.uniform(-179, 180, n),
+        "reason": ["" if v else "no unity-gain crossing" for v in valid],
+    }
+    circuits = [c for _, c in rows]
+    return Benchmark.from_circuits(
+        circuits, labels, n - n // 10, [t for t, _ in rows], {"name": "synthetic"}
+    )
+
+
+def test_round_trip_is_exact(tmp_path):
+    bench = synthetic()
+    path = write_benchmark(bench, tmp_path / "s.npz")
+    back = read_benchmark(path)
+    assert len(back) == 60 and back.n_train == 54 and back.name == "synthetic"
+    for i in range(len(bench)):
+        assert back.circuit(i).nodes == bench.circuit(i).nodes
+        assert back.circuit(i).edges == bench.circuit(i).edges
+    for key, a in bench.arrays.items():
+        b = back.arrays[key]
+        assert a.dtype == b.dtype and np.array_equal(a, b, equal_nan=a.dtype.kind == "f"), key
+    assert back.manifest["counts"] == {
+        "circuits": 60,
+        "train": 54,
+        "test": 6,
+        "valid": 51,
+        "topologies": 15,
+    }
+
+
+def test_same_content_same_bytes(tmp_path):
+    a = write_benchmark(synthetic(), tmp_path / "a.npz").read_bytes()
+    b = write_benchmark(synthetic(), tmp_path / "b.npz").read_bytes()
+    assert a == b
+    assert a != write_benchmark(synthetic(seed=1), tmp_path / "c.npz").read_bytes()
+
+
+def test_generated_values_come_back_exactly(tmp_path):
+    bench = read_benchmark(write_benchmark(synthetic(), tmp_path / "s.npz"))
+    for c in bench.circuits():
+        for node in c.nodes:
+            for v in node.ocb_values():
+                assert v == round(v, 1)
+
+
+def test_invalid_rows_follow_the_ocb_conventions():
+    cols = label_columns(
+        np.array([100.0, 50.0, -150.0]),
+        np.array([2.5e9, np.nan, 1e9]),
+        np.array([60.0, np.nan, 10.0]),
+        np.array([True, False, True]),
+    )
+    assert cols["gain"][1] == pytest.approx(1.19531) and cols["fom"][1] == pytest.approx(3.20001)
+    assert (cols["gain_cls"][1], cols["bw_cls"][1], cols["pm_cls"][1]) == (0, 0, 0)
+    assert math.isnan(cols["fom_raw"][1])
+    # valid row: floors of the normalised values; raw FoM per ocb-format.md §4.4
+    assert (cols["gain_cls"][0], cols["bw_cls"][0], cols["pm_cls"][0]) == (2, 2, 1)
+    assert cols["fom_raw"][0] == pytest.approx(1.2 - 1.6 * 60 / 90 + 25)
+    assert cols["gain_cls"][2] == 0  # below −119.5 dB: still the bottom class
+
+
+def test_tampered_file_fails_the_sha256_check(tmp_path):
+    path = write_benchmark(synthetic(), tmp_path / "s.npz")
+    bench = read_benchmark(path)
+    bench.arrays["gain_db"] = bench.arrays["gain_db"] + 1
+    bad = tmp_path / "bad.npz"
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(bad, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item)
+            if item.filename == "gain_db.npy":
+                import io
+
+                buf = io.BytesIO()
+                np.lib.format.write_array(buf, bench.arrays["gain_db"])
+                data = buf.getvalue()
+            dst.writestr(item, data)
+    with pytest.raises(CktGenError, match="sha256"):
+        read_benchmark(bad)
+    assert len(read_benchmark(bad, check=False)) == 60
+
+
+@pytest.mark.parametrize("content", [b"", b"not a zip", b"PK\x03\x04garbage"])
+def test_unreadable_files_are_one_line_errors(tmp_path, content):
+    path = tmp_path / "x.npz"
+    path.write_bytes(content)
+    with pytest.raises(CktGenError, match="not a readable benchmark"):
+        read_benchmark(path)
+
+
+def test_refuses_overwrite_and_unknown_names(tmp_path):
+    path = write_benchmark(synthetic(), tmp_path / "s.npz")
+    with pytest.raises(CktGenError, match="exists"):
+        write_benchmark(synthetic(), path)
+    with pytest.raises(CktGenError, match="no benchmark named 'nope'"):
+        load_benchmark("nope")
