@@ -9,7 +9,14 @@ import sys
 
 import numpy as np
 
-from cktgen_eda.data.stats import ATTRIBUTES, QUANTILES, Labels, compare, summarize
+from cktgen_eda.data.stats import (
+    ATTRIBUTES,
+    QUANTILES,
+    Labels,
+    compare,
+    failures_as_placeholders,
+    summarize,
+)
 from cktgen_eda.data.store import load_benchmark
 
 PLACEHOLDER = (1.19531, 2.00001, 0.00001)  # 101's zero rows marked valid (ocb-format.md §6)
@@ -34,13 +41,16 @@ def without_placeholders(lab: Labels) -> Labels:
     )
 
 
-def main(name: str, csv_path: str) -> None:
+def main(name: str, csv_path: str, placeholders: bool = False) -> None:
     bench = load_benchmark(name)
     ours = summarize(Labels.of(bench))
+    ours_ph = summarize(failures_as_placeholders(Labels.of(bench)))
     ref_lab = Labels.from_csv(csv_path)
     ref = summarize(ref_lab)
     ref_np = summarize(without_placeholders(ref_lab))
     cols = [(name, ours), ("original", ref), ("original w/o placeholders", ref_np)]
+    if placeholders:
+        cols.insert(1, (f"{name}, failures as 101 placeholders", ours_ph))
 
     def row(label: str, cells) -> None:
         print(f"| {label} | " + " | ".join(cells) + " |")
@@ -80,18 +90,21 @@ def main(name: str, csv_path: str) -> None:
             sh = s["class_shares"][attr] + [0.0] * n
             print(f"| {cname} | " + " | ".join(f"{100 * x:.1f}" for x in sh[:n]) + " |")
         print()
-    for cname, s in cols[1:]:
-        c = compare(ours, s)
+    pairs = [(name, ours, cname, s) for cname, s in cols[1:] if not cname.startswith(name)]
+    if placeholders:
+        pairs.append((cols[1][0], ours_ph, "original", ref))
+    for oname, o, cname, s in pairs:
+        c = compare(o, s)
         gaps = ", ".join(
             f"{k} {g['max_pp']:.1f} pp (class {g['class']})"
             for k, g in c["class_share_gap"].items()
         )
         print(
-            f"vs {cname}: largest gaps {gaps}; train joint classes "
-            f"{ours['joint_classes']['train']} vs {s['joint_classes']['train']} "
+            f"{oname} vs {cname}: largest gaps {gaps}; train joint classes "
+            f"{o['joint_classes']['train']} vs {s['joint_classes']['train']} "
             f"({100 * (c['joint_train_ratio'] - 1):+.1f} %)"
         )
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:3])
+    main(sys.argv[1], sys.argv[2], "--placeholders" in sys.argv)

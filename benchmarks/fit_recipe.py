@@ -19,7 +19,23 @@ from dataclasses import replace
 
 from cktgen_eda.data.build import label
 from cktgen_eda.data.generator import GeneratorSettings, generate
-from cktgen_eda.data.stats import Labels, compare, labels_from_measurements, summarize
+from cktgen_eda.data.stats import (
+    Labels,
+    compare,
+    failures_as_placeholders,
+    labels_from_measurements,
+    summarize,
+)
+
+# Ranges of --random draws: (low, high) per generator knob.
+SEARCH = {
+    "p_stage3": (0.6, 1.0),
+    "p_side": (0.5, 1.0),
+    "p_comp": (0.4, 1.0),
+    "r_max": (50, 300),
+    "c_max": (50, 500),
+    "gm_max": (50, 100),
+}
 
 
 def parse_setting(text: str) -> GeneratorSettings:
@@ -37,6 +53,12 @@ def main() -> None:
     ap.add_argument("--reuse", type=int, default=1, help="K (1 = independent draws)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--try", dest="tries", action="append", default=[], help="k=v,k=v")
+    ap.add_argument("--random", type=int, default=0, help="also try this many random settings")
+    ap.add_argument(
+        "--placeholders",
+        action="store_true",
+        help="compare with our failed runs labelled as OCB-101 did (class 1,0,2)",
+    )
     ap.add_argument("--json", help="append one JSON line per setting to this file")
     args = ap.parse_args()
     ref = summarize(Labels.from_csv(args.ref))
@@ -45,16 +67,23 @@ def main() -> None:
         f"reference {args.ref}: gain {pct(ref['class_shares']['gain'])} | "
         f"pm {pct(ref['class_shares']['pm'])} | bw {pct(ref['class_shares']['bw'][:8])}"
     )
-    for text in args.tries or [""]:
+    draw = random.Random(args.seed + 1)
+    tries = list(args.tries) + [
+        ",".join(
+            f"{k}={round(draw.uniform(lo, hi), 2 if k.startswith('p_') else 0)}"
+            for k, (lo, hi) in SEARCH.items()
+        )
+        for _ in range(args.random)
+    ]
+    for text in tries or [""]:
         settings = parse_setting(text)
         t0 = time.perf_counter()
         rows = list(generate(random.Random(args.seed), args.n, args.reuse, settings))
         lab = label([c for _, c in rows])
-        ours = summarize(
-            labels_from_measurements(
-                lab["gain_db"], lab["ugf_hz"], lab["pm_deg"], lab["valid"], args.n
-            )
+        labels = labels_from_measurements(
+            lab["gain_db"], lab["ugf_hz"], lab["pm_deg"], lab["valid"], args.n
         )
+        ours = summarize(failures_as_placeholders(labels) if args.placeholders else labels)
         gaps = compare(ours, ref)["class_share_gap"]
         q = ours["quantiles"]
         print(

@@ -6,7 +6,6 @@ label CSVs (``perform101.csv``/``perform301.csv``) the same way, side by side.
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +13,6 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import CktGenError
 from ..spec import BW_OFFSET, GAIN_OFFSET, PM_OFFSET
 from .store import Benchmark, label_columns
 
@@ -48,14 +46,11 @@ class Labels:
     @classmethod
     def from_csv(cls, path: str | Path, n_train: int | None = None) -> Labels:
         """Read an OCB perform CSV (``,valid,gain,pm,bw,fom``); default split 90/10 or 80/20."""
-        path = Path(path)
-        try:
-            with path.open(newline="") as f:
-                rows = list(csv.DictReader(f))
-            valid = np.array([int(r["valid"]) for r in rows], dtype=bool)
-            cols = {k: np.array([float(r[k]) for r in rows]) for k in ("gain", "pm", "bw", "fom")}
-        except (OSError, KeyError, ValueError) as exc:
-            raise CktGenError(f"{path}: not an OCB perform CSV ({exc})") from None
+        from .ocb import read_perform_csv
+
+        cols = read_perform_csv(path)
+        valid = cols.pop("valid")
+        rows = valid
         if n_train is None:
             n_train = 40000 if len(rows) == 50000 else round(0.9 * len(rows))
         classes = {
@@ -204,3 +199,26 @@ def format_summary(name: str, s: dict[str, Any], manifest: dict[str, Any] | None
         cells = " ".join(f"{c}:{100 * x:.1f}" for c, x in enumerate(shares) if x > 0)
         lines.append(f"{k} class shares (%): {cells}")
     return "\n".join(lines)
+
+
+def failures_as_placeholders(labels: Labels) -> Labels:
+    """The rows as OCB-101 labelled them: failed measurements kept as valid zero rows.
+
+    perform101.csv stores its unmeasurable circuits as raw zeros marked valid (class
+    (1, 0, 2)); perform301.csv and our benchmarks mark them invalid (class (0, 0, 0)). This
+    view moves our invalid rows to the 101 convention so the two compare like for like.
+    """
+    from ..spec import FOM_OFFSET
+
+    bad = ~labels.valid
+    cols = {
+        "gain": np.where(bad, GAIN_OFFSET, labels.gain),
+        "bw": np.where(bad, BW_OFFSET, labels.bw),
+        "pm": np.where(bad, PM_OFFSET, labels.pm),
+        "fom": np.where(bad, FOM_OFFSET, labels.fom),
+    }
+    classes = {f"{k}_cls": np.floor(cols[k]).astype(np.int16) for k in ATTRIBUTES}
+    classes["gain_cls"] = np.maximum(classes["gain_cls"], 0)
+    keep = ~bad
+    classes = {k: np.where(keep, getattr(labels, k), v) for k, v in classes.items()}
+    return Labels(valid=np.ones_like(labels.valid), **cols, **classes, n_train=labels.n_train)
