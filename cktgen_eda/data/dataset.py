@@ -4,8 +4,8 @@ benchmark (``store.Benchmark``) → **clean + tensors** → model. ``clean`` rep
 ``clean_datasets`` (ocb-format.md §5.1): it drops rows and fixes the class scheme. A
 ``CircuitDataset`` turns the kept rows into padded tensors once, straight from the
 benchmark's CSR arrays, and ``collate`` stacks items into a ``Batch`` (paper §2.1: node types,
-positions, device sizes, adjacency, spec classes, FoM, InfoNCE filter mask). The validity
-helpers of §5.3 work on plain lists and arrays, so metrics can use them without tensors.
+positions, device sizes, adjacency, spec classes, FoM, InfoNCE filter mask). The §5.3
+validity checks live in ``validity.py`` (plain lists and arrays, no tensors).
 """
 
 from __future__ import annotations
