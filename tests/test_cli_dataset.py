@@ -75,3 +75,33 @@ def test_errors_are_one_line(args, message, tmp_path, monkeypatch):
     r = CliRunner().invoke(cli, args)
     assert r.exit_code == 1, r.output
     assert message in r.output and r.output.count("\n") == 1
+
+
+def test_export_then_import_through_the_cli(tmp_path):
+    from test_store import synthetic
+
+    from cktgen_eda.data.store import write_benchmark
+
+    src = write_benchmark(synthetic(40), tmp_path / "s.npz")
+    pkl, csv, back = tmp_path / "b.pkl", tmp_path / "b.csv", tmp_path / "back.npz"
+    r = run("dataset", "export-ocb", str(src), "--pkl", str(pkl), "--csv", str(csv))
+    assert r.exit_code == 0 and pkl.exists() and csv.read_text().startswith(",valid,gain,pm,bw,fom")
+    r = run("dataset", "import-ocb", str(pkl), str(csv), "--out", str(back), "--name", "rt")
+    assert r.exit_code == 0, r.output
+    a, b = read_benchmark(src), read_benchmark(back)
+    assert b.name == "rt" and b.n_train == a.n_train
+    assert all(a.circuit(i).nodes == b.circuit(i).nodes for i in range(len(a)))
+    assert (a["gain_cls"] == b["gain_cls"]).all() and (a["valid"] == b["valid"]).all()
+    # existing outputs are kept without --force
+    r = CliRunner().invoke(
+        cli, ["dataset", "export-ocb", str(src), "--pkl", str(pkl), "--csv", str(csv)]
+    )
+    assert r.exit_code == 1 and "exists" in r.output
+
+
+def test_info_lists_shipped_datasets():
+    r = run("dataset", "info")
+    assert r.exit_code == 0
+    assert "ocb101: 10,000 circuits" in r.output and "ocb301: 50,000 circuits" in r.output
+    listing = json.loads(run("dataset", "info", "--json").output)
+    assert listing["ocb101"]["counts"]["train"] == 9000
