@@ -21,8 +21,10 @@ def main(paths: list[Path]) -> int:
     spec = ck.parse_spec("gain>=60dB,ugf>=10MHz,pm>=30deg")
     for path, result in zip(paths, ck.verify(circuits, spec=spec)):
         m = result.measurement
-        print(f"{path.name:32s} gain {m.gain_db:6.1f} dB  UGF {m.ugf_hz / 1e6:9.2f} MHz  "
-              f"PM {m.pm_deg:6.1f}°  FoM {m.fom:6.2f}  meets spec: {m.meets_spec}")
+        print(
+            f"{path.name:32s} gain {m.gain_db:6.1f} dB  UGF {m.ugf_hz / 1e6:9.2f} MHz  "
+            f"PM {m.pm_deg:6.1f}°  FoM {m.fom:6.2f}  meets spec: {m.meets_spec}"
+        )
     return 0
 
 

@@ -16,8 +16,25 @@ from .spice import AC_CARD, logical_lines
 DECK_SUFFIXES = (".cir", ".sp", ".spi", ".spice", ".net", ".ckt")
 _ELEMENTS = "RCLGEVX"
 _KEEP_CARDS = {".subckt", ".ends", ".param", ".global", ".options", ".option", ".temp", ".func"}
-_DROP_CARDS = {".ac", ".tran", ".op", ".dc", ".noise", ".tf", ".pz", ".disto", ".sens",
-               ".print", ".plot", ".probe", ".save", ".meas", ".measure", ".four", ".width"}
+_DROP_CARDS = {
+    ".ac",
+    ".tran",
+    ".op",
+    ".dc",
+    ".noise",
+    ".tf",
+    ".pz",
+    ".disto",
+    ".sens",
+    ".print",
+    ".plot",
+    ".probe",
+    ".save",
+    ".meas",
+    ".measure",
+    ".four",
+    ".width",
+}
 
 
 @dataclass(frozen=True)

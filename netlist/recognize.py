@@ -192,8 +192,13 @@ def _recognise(netlist: Netlist, out_net: str, source: str):
         if len(chain) == 3:
             return
         for k, b in enumerate(blocks):
-            if (k not in chain and "gm" in b.values and b.pin_in == net and forward_ok(b)
-                    and b.pin_out not in visited):
+            if (
+                k not in chain
+                and "gm" in b.values
+                and b.pin_in == net
+                and forward_ok(b)
+                and b.pin_out not in visited
+            ):
                 extend(chain + [k], b.pin_out, visited | {b.pin_out})
 
     extend([], in_net, {in_net})

@@ -15,9 +15,25 @@ from .recognize import Instance, Netlist, Part, Subckt
 from .units import parse_spectre_number, parse_spice_number
 
 _SPECTRE_DEVICE = {"resistor": ("R", "r"), "capacitor": ("C", "c"), "vccs": ("G", "gm")}
-_SPECTRE_IGNORED = {"simulator", "global", "parameters", "include", "ahdl_include", "save",
-                    "options", "ac", "dc", "tran", "noise", "info", "statistics", "library",
-                    "section", "endsection", "endlibrary"}
+_SPECTRE_IGNORED = {
+    "simulator",
+    "global",
+    "parameters",
+    "include",
+    "ahdl_include",
+    "save",
+    "options",
+    "ac",
+    "dc",
+    "tran",
+    "noise",
+    "info",
+    "statistics",
+    "library",
+    "section",
+    "endsection",
+    "endlibrary",
+}
 _SPECTRE_STMT = re.compile(r"^(\S+)\s*\(([^()]*)\)\s*(\S+)\s*(.*)$")
 
 

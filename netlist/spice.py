@@ -123,7 +123,7 @@ def _parse_own_deck(text: str, source: str) -> Circuit:
     for number, line in logical_lines(text):
         where = f"{source}: line {number}"
         if line.startswith(TAG):
-            words = line[len(TAG):].split(maxsplit=1)
+            words = line[len(TAG) :].split(maxsplit=1)
             key, rest = (words + [""])[:2] if words else ("", "")
             try:
                 if key == "format":
@@ -192,9 +192,12 @@ def _parse_own_deck(text: str, source: str) -> Circuit:
         if spec is not None and not isinstance(spec, dict):
             raise DAGError("spec annotation must be a JSON object")
         circuit = Circuit.from_dict(
-            {"nodes": [nd.to_dict() for nd in nodes], "edges": [list(e) for e in edges],
-             **({"spec": spec} if spec is not None else {}),
-             **({"meta": meta} if meta is not None else {})}
+            {
+                "nodes": [nd.to_dict() for nd in nodes],
+                "edges": [list(e) for e in edges],
+                **({"spec": spec} if spec is not None else {}),
+                **({"meta": meta} if meta is not None else {}),
+            }
         )
         expected = build_testbench(circuit)
     except CktGenError as exc:

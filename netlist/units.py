@@ -16,8 +16,19 @@ from ..errors import NetlistError
 
 # single-letter scale factors; "meg" and "mil" are matched before these
 _SPICE_SUFFIX = {"t": 12, "g": 9, "k": 3, "m": -3, "u": -6, "n": -9, "p": -12, "f": -15, "a": -18}
-_SPECTRE_SUFFIX = {"T": 12, "G": 9, "M": 6, "K": 3, "k": 3, "m": -3, "u": -6, "n": -9, "p": -12,
-                   "f": -15, "a": -18}
+_SPECTRE_SUFFIX = {
+    "T": 12,
+    "G": 9,
+    "M": 6,
+    "K": 3,
+    "k": 3,
+    "m": -3,
+    "u": -6,
+    "n": -9,
+    "p": -12,
+    "f": -15,
+    "a": -18,
+}
 _NUM = re.compile(r"^([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)([A-Za-z]*)$")
 # engineering exponent → suffix written by us (ngspice dialect)
 _WRITE_SUFFIX = {-15: "f", -12: "p", -9: "n", -6: "u", -3: "m", 0: "", 3: "k", 6: "Meg", 9: "G"}

@@ -1,0 +1,224 @@
+"""The ``cktgen-eda`` command line (click). Thin: parse options, call the library, render.
+
+Library errors (``CktGenError``) become one ``Error: …`` line and exit 1; usage errors exit 2.
+Heavy modules (PySpice, matplotlib, torch) are imported inside the commands that need them,
+so ``--help`` stays instant.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from .. import __version__
+from ..errors import CktGenError
+
+
+class _Group(click.Group):
+    """Turns library errors into click errors once, for every command."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except CktGenError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="cktgen-eda")
+def cli() -> None:
+    """cktgen-eda: op-amp circuits from a target spec, proven with ngspice.
+
+    Circuits are OCB subgraph DAGs (26 R/C/gm subgraph types) stored as JSON; every
+    command reads and writes that format. Results go to stdout, progress to stderr.
+
+    \b
+    Examples:
+      cktgen-eda to-spice amp.json -o amp.cir
+      cktgen-eda from-spice ocb_netlist.scs -o amp.json
+      cktgen-eda verify --ngspice amp.json other.cir --spec "gain>=60dB,ugf>=50MHz,pm>=45deg"
+    """
+
+
+def _emit(text: str, out: Path | None, force: bool) -> None:
+    """Write to ``out`` atomically (refusing to overwrite without ``force``) or to stdout."""
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    from ..fileio import atomic_write
+
+    atomic_write(out, text, force=force)
+    click.echo(f"wrote {out}", err=True)
+
+
+_out_option = click.option(
+    "-o",
+    "--output",
+    "out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to this file (atomically) instead of stdout.",
+)
+_force_option = click.option("--force", is_flag=True, help="Overwrite an existing output file.")
+
+
+@cli.command("to-spice")
+@click.argument("circuit", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_out_option
+@_force_option
+def to_spice(circuit: Path, out: Path | None, force: bool) -> None:
+    """Write the ngspice testbench deck of a circuit JSON file.
+
+    The deck is the OCB testbench: subgraph templates, 1 MΩ ∥ 50 fF per gm cell, an AC
+    source on net `in`, output `out`, `.ac dec 100 1 100G`. It reads back losslessly with
+    `from-spice` and runs as is in ngspice.
+
+    \b
+    Example:
+      cktgen-eda to-spice amp.json -o amp.cir && ngspice -b amp.cir
+    """
+    from ..circuit import load_circuit
+    from ..netlist.spice import write_spice
+
+    _emit(write_spice(load_circuit(circuit)), out, force)
+
+
+@cli.command("from-spice")
+@click.argument("netlist", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_out_option
+@_force_option
+@click.option(
+    "--out-net",
+    default="out",
+    show_default=True,
+    help="Output net of an OCB-style subcircuit netlist (case-insensitive).",
+)
+def from_spice(netlist: Path, out: Path | None, force: bool, out_net: str) -> None:
+    """Read a netlist back into circuit JSON.
+
+    Accepts decks written by `to-spice` (lossless) and OCB-style subcircuit netlists in
+    Spectre or SPICE syntax, such as the original benchmark's Spectre netlists (there
+    `M` means mega).
+
+    \b
+    Example:
+      cktgen-eda from-spice ocb_example.scs -o amp.json
+    """
+    from ..netlist.spice import read_spice
+
+    circuit = read_spice(netlist, out_net=out_net)
+    _emit(circuit.to_json(), out, force)
+
+
+@cli.command("verify")
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option(
+    "--ngspice",
+    "simulator",
+    flag_value="ngspice",
+    default=True,
+    help="Simulate with ngspice (the default and, for now, only simulator).",
+)
+@click.option(
+    "--spec",
+    "spec_text",
+    metavar="TEXT",
+    help='Target, e.g. "gain>=60dB,ugf>=50MHz,pm>=45deg"; adds PASS/FAIL.',
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the measurement JSON array.")
+@click.option(
+    "--plot",
+    "plot_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write a Bode plot PNG per circuit into this folder.",
+)
+@click.option(
+    "--out",
+    "out_node",
+    default="out",
+    show_default=True,
+    help="Output node of plain SPICE decks (.cir/.sp).",
+)
+@click.option("--workers", type=click.IntRange(1, 64), help="Simulator processes [default: 2].")
+@click.option(
+    "--timeout",
+    "timeout_s",
+    type=click.FloatRange(0.1),
+    default=10.0,
+    show_default=True,
+    help="Seconds allowed per circuit.",
+)
+def verify(
+    files: tuple[Path, ...],
+    simulator: str,
+    spec_text: str | None,
+    as_json: bool,
+    plot_dir: Path | None,
+    out_node: str,
+    workers: int | None,
+    timeout_s: float,
+) -> None:
+    """Measure circuits with ngspice: gain, UGF, phase margin, FoM.
+
+    FILES are circuit JSON files, decks from `to-spice`, OCB Spectre netlists (.scs), or
+    plain SPICE decks (.cir/.sp: R, C, L, G/E sources, .subckt instances and one AC
+    voltage source; the output node is --out). Gain is read at 1 Hz, UGF is the first
+    0 dB crossing, PM = 180° + phase at the UGF (ocb-format.md §4.3). Exits 0 when every
+    circuit was simulated, 1 otherwise.
+
+    \b
+    Examples:
+      cktgen-eda verify --ngspice examples/circuits/*.json
+      cktgen-eda verify amp.cir --out vout --spec "gain>=60dB,pm>=45deg" --json
+    """
+    from ..spec import parse_spec
+
+    spec = parse_spec(spec_text) if spec_text else None
+    from ..netlist.ngspice import job_for
+    from ..netlist.ngspice import verify as run_verify
+    from ..report import measurement_table
+
+    # Read every input first: a bad file is a one-line error before any simulation starts.
+    jobs = [job_for(path, k, plot_dir is not None, out_node) for k, path in enumerate(files)]
+    if plot_dir is not None:
+        try:
+            plot_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise click.ClickException(f"cannot create {plot_dir}: {exc.strerror}") from None
+    # the jobs already carry keep_sweep and the output node
+    results = run_verify(
+        jobs, spec=spec, workers=workers, timeout_s=timeout_s, progress=len(files) > 20
+    )
+    measurements = [r.measurement for r in results]
+    if as_json:
+        click.echo(json.dumps([m.to_dict() for m in measurements], indent=2))
+    else:
+        click.echo(measurement_table(measurements, with_spec=spec is not None))
+    if plot_dir is not None:
+        from ..plotting import bode_plot
+
+        used: set[str] = set()
+        for k, (path, r) in enumerate(zip(files, results)):
+            if r.freq_hz is not None:
+                stem = path.stem if path.stem not in used else f"{path.stem}-{k}"
+                used.add(stem)
+                target = plot_dir / f"{stem}.png"
+                bode_plot(r.freq_hz, r.h, r.measurement, target, title=path.name)
+                click.echo(f"wrote {target}", err=True)
+    failed = [r for r in results if r.error is not None]
+    if failed:
+        click.echo(f"{len(failed)} of {len(results)} simulations failed", err=True)
+        sys.exit(1)
+
+
+# Command groups in their own modules register themselves on ``cli``.
+from . import dataset as _dataset  # noqa: E402, F401
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="cktgen-eda")
