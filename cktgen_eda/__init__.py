@@ -35,6 +35,8 @@ __all__ = [
     "to_spice",
     "from_spice",
     "verify",
+    "generate",
+    "load_model",
 ]
 
 # name -> (module, attribute); imported on first use so `import cktgen_eda` stays fast.
@@ -42,6 +44,8 @@ _LAZY = {
     "to_spice": ("cktgen_eda.netlist.spice", "write_spice"),
     "from_spice": ("cktgen_eda.netlist.spice", "parse_spice"),
     "verify": ("cktgen_eda.netlist.ngspice", "verify"),
+    "generate": ("cktgen_eda.generation", "generate"),
+    "load_model": ("cktgen_eda.training.checkpoint", "load_model"),
 }
 
 

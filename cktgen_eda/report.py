@@ -56,3 +56,50 @@ def measurement_table(measurements: Sequence, with_spec: bool) -> str:
             row.append({True: "PASS", False: "FAIL", None: "-"}[m.meets_spec])
         rows.append(row)
     return table(headers, rows)
+
+
+def generation_table(result) -> str:
+    """Table of a ``GenerationResult``: class, status, measured gain/UGF/PM, FoM, spec."""
+    from .spec import class_region
+
+    verified = result.verified
+    headers = ["#", "class", "target gain / UGF / PM", "status"]
+    if verified:
+        headers += ["gain", "UGF", "PM", "FoM", "spec"]
+    rows = []
+    for c in result.candidates:
+        r = class_region(c.spec_class)
+        g, u, p = r["gain_db"], r["ugf_hz"], r["pm_deg"]
+        target = (
+            f"{g.lo:.0f}…{g.hi:.0f} dB / {si(u.lo, 'Hz', 2)}…{si(u.hi, 'Hz', 2)} / "
+            f"{p.lo:.0f}…{p.hi:.0f}°"
+        )
+        status = "valid" if c.valid else f"invalid: {c.error}"
+        row = [str(c.index), ",".join(map(str, c.spec_class)), target, status]
+        if verified:
+            m = c.measurement
+            if m is None:
+                row += ["-"] * 5
+            else:
+                if c.valid and not m.valid:
+                    row[3] = f"not measurable: {m.reason}"
+                row += [
+                    "-" if m.gain_db is None else f"{m.gain_db:.1f} dB",
+                    si(m.ugf_hz, "Hz"),
+                    "-" if m.pm_deg is None else f"{m.pm_deg:.1f}°",
+                    num(m.fom, ".2f"),
+                    {True: "PASS", False: "FAIL", None: "-"}[m.meets_spec],
+                ]
+        rows.append(row)
+    n_valid = sum(c.valid for c in result.candidates)
+    lines = [
+        table(headers, rows),
+        "",
+        f"{len(result.candidates)} candidates from model {result.model} over "
+        f"{len(result.classes)} classes, {n_valid} valid",
+    ]
+    if verified:
+        meets = sum(bool(c.meets) for c in result.candidates)
+        lines[-1] += f", {meets} meet the spec (ngspice)"
+    lines[-1] += f" ({result.seconds:.1f} s)"
+    return "\n".join(lines)

@@ -15,7 +15,27 @@ LIGHT = [
     "cktgen_eda.netlist.ngspice",
     "cktgen_eda.plugins",
     "cktgen_eda.data.generator",
+    "cktgen_eda.data.store",
+    "cktgen_eda.generation",
 ]
+
+
+def test_generation_model_loads_without_torch_geometric(tmp_path):
+    """Inference skips the circuit encoder, so `generate` never imports torch-geometric."""
+    code = (
+        "import sys, torch, random\n"
+        "from cktgen_eda.data.dataset import SpecScheme\n"
+        "from cktgen_eda.model.generator import CircuitGenerator\n"
+        "from cktgen_eda.model.cktgen import CktGen, preset\n"
+        "from cktgen_eda.training.checkpoint import save_checkpoint, load_model\n"
+        "s = SpecScheme(4, 3, 4, (1001,), 1.0, 1.0)\n"
+        "m = CktGen(preset('tiny'), s, with_encoder=False)\n"
+        f"save_checkpoint({str(tmp_path / 'm.pt')!r}, m, {{}})\n"
+        f"load_model({str(tmp_path / 'm.pt')!r}).generate(torch.tensor([[1, 1, 0]]))\n"
+        "print('torch_geometric' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
 
 
 @pytest.mark.parametrize("module", LIGHT)

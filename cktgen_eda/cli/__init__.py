@@ -217,6 +217,7 @@ def verify(
 
 # Command groups in their own modules register themselves on ``cli``.
 from . import dataset as _dataset  # noqa: E402, F401
+from . import model as _model  # noqa: E402, F401
 
 
 def main() -> None:

@@ -46,7 +46,14 @@ def _labels(source: str):
     show_default=True,
     help="Recipe from recipes.toml (ocb101, ocb301).",
 )
-@click.option("-n", "--n", "--circuits", "circuits", type=click.IntRange(1), help="Circuits (split scaled to match).")
+@click.option(
+    "-n",
+    "--n",
+    "--circuits",
+    "circuits",
+    type=click.IntRange(1),
+    help="Circuits (split scaled to match).",
+)
 @click.option("--seed", type=int, help="Seed [default: the recipe's].")
 @click.option("--workers", type=click.IntRange(1, 64), help="Simulator processes [default: 2].")
 @click.option(

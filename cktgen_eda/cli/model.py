@@ -1,0 +1,253 @@
+"""``cktgen-eda generate``, ``train`` and ``models``: the CktGen model from the command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from . import _force_option, cli
+
+
+def _parse_class(text: str | None) -> tuple[int, int, int] | None:
+    if text is None:
+        return None
+    try:
+        g, b, p = (int(x) for x in text.split(","))
+    except ValueError:
+        raise click.BadParameter(f"expected G,B,P integers, found {text!r}") from None
+    return g, b, p
+
+
+@cli.command("generate")
+@click.option(
+    "--spec", "spec_text", metavar="TEXT", help='Target, e.g. "gain>=80dB,ugf>=1GHz,pm>=45deg".'
+)
+@click.option(
+    "--spec-class",
+    "spec_class",
+    metavar="G,B,P",
+    help="Address one joint class (gain, bw, pm) instead of a spec.",
+)
+@click.option(
+    "-n",
+    "count",
+    type=click.IntRange(1, 4096),
+    default=16,
+    show_default=True,
+    help="Candidates to generate.",
+)
+@click.option(
+    "--model",
+    "model_name",
+    metavar="NAME|PATH",
+    help="Shipped model name or checkpoint [default: ocb101].",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Sampling seed.")
+@click.option("--verify", is_flag=True, help="Simulate every candidate with ngspice and rank.")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write each valid candidate into this folder.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["json", "spice"]),
+    default="json",
+    show_default=True,
+    help="File format for --out.",
+)
+@_force_option
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option("--workers", type=click.IntRange(1, 64), help="Simulator processes [default: 2].")
+def generate(
+    spec_text: str | None,
+    spec_class: str | None,
+    count: int,
+    model_name: str | None,
+    seed: int,
+    verify: bool,
+    out_dir: Path | None,
+    fmt: str,
+    force: bool,
+    as_json: bool,
+    workers: int | None,
+) -> None:
+    """Generate op-amp candidates for a target spec with the pretrained CktGen model.
+
+    The spec maps to every joint class (gain, UGF, PM bins) of the model's training set
+    that can meet it; candidates are spread over those classes, classes wholly inside the
+    spec first. Decodes that are not valid circuits are listed with the reason. With
+    --verify each candidate is simulated with ngspice, marked PASS/FAIL and ranked by
+    FoM. A spec no class can meet is an error naming the nearest feasible spec.
+
+    \b
+    Examples:
+      cktgen-eda generate --spec "gain>=80dB,ugf>=1GHz,pm>=45deg" --verify
+      cktgen-eda generate --spec "gain>=100dB" -n 4 --out cands/ --format spice
+      cktgen-eda generate --spec-class 2,3,1 --json
+    """
+    from ..generation import generate as run_generate
+    from ..report import generation_table
+
+    if spec_text is None and spec_class is None:
+        raise click.UsageError("give --spec or --spec-class")
+    if out_dir is not None:
+        _check_out(out_dir, count, fmt, force)
+    result = run_generate(
+        spec_text,
+        n=count,
+        model=model_name,
+        seed=seed,
+        verify=verify,
+        spec_class=_parse_class(spec_class),
+        workers=workers,
+        progress=verify and count > 20,
+    )
+    if out_dir is not None:
+        _write_candidates(result, out_dir, fmt, force)
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), indent=2))
+    else:
+        click.echo(generation_table(result))
+
+
+def _check_out(out_dir: Path, count: int, fmt: str, force: bool) -> None:
+    suffix = ".json" if fmt == "json" else ".cir"
+    clash = [
+        p for p in (out_dir / f"candidate_{i:03d}{suffix}" for i in range(count)) if p.exists()
+    ]
+    if clash and not force:
+        raise click.ClickException(f"{clash[0]} exists; use --force to overwrite")
+
+
+def _write_candidates(result, out_dir: Path, fmt: str, force: bool) -> None:
+    from ..fileio import atomic_write
+    from ..netlist.spice import write_spice
+
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise click.ClickException(f"cannot create {out_dir}: {exc.strerror}") from None
+    n = 0
+    for c in result.candidates:
+        if c.circuit is None:
+            continue
+        if fmt == "json":
+            text, suffix = c.circuit.to_json(), ".json"
+        else:
+            text, suffix = write_spice(c.circuit), ".cir"
+        atomic_write(out_dir / f"candidate_{c.index:03d}{suffix}", text, force=force)
+        n += 1
+    click.echo(f"wrote {n} candidates to {out_dir}", err=True)
+
+
+@cli.command("models")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def models(as_json: bool) -> None:
+    """List the shipped pretrained models with their measured metrics.
+
+    \b
+    Example:
+      cktgen-eda models --json
+    """
+    from ..training.checkpoint import read_checkpoint, shipped_models
+
+    rows = {}
+    for name, path in sorted(shipped_models().items()):
+        state = read_checkpoint(path)
+        info = state["info"]
+        rows[name] = {
+            "path": str(path),
+            "size_mb": round(path.stat().st_size / 1e6, 2),
+            "dataset": info.get("dataset", {}).get("name"),
+            "epoch": info.get("epoch"),
+            "config": state["config"],
+            "metrics": info.get("metrics", {}),
+        }
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo("no shipped models")
+    for name, r in rows.items():
+        m = r["metrics"]
+        keys = ("validity", "verified_class_acc", "recon_acc")
+        stats = ", ".join(f"{k} {100 * m[k]:.1f} %" for k in keys if k in m)
+        click.echo(
+            f"{name}: trained on {r['dataset']}, {r['epoch']} epochs, {r['size_mb']} MB — {stats}"
+        )
+
+
+@cli.command("train")
+@click.option(
+    "--dataset", default="ocb101", show_default=True, help="Shipped dataset name or benchmark .npz."
+)
+@click.option(
+    "--preset",
+    default="cpu",
+    show_default=True,
+    type=click.Choice(["cpu", "paper", "tiny"]),
+    help="Model size preset.",
+)
+@click.option("--epochs", type=click.IntRange(1), default=200, show_default=True)
+@click.option("--batch-size", type=click.IntRange(1), default=128, show_default=True)
+@click.option("--lr", type=float, default=1e-3, show_default=True, help="Peak learning rate.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--eval-every",
+    type=click.IntRange(1),
+    default=10,
+    show_default=True,
+    help="Epochs between validations (recon and verified class accuracy).",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("runs/cktgen"),
+    show_default=True,
+    help="Run folder.",
+)
+@click.option("--resume", is_flag=True, help="Continue from OUT/last.pt.")
+def train(
+    dataset: str,
+    preset: str,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    seed: int,
+    eval_every: int,
+    out_dir: Path,
+    resume: bool,
+) -> None:
+    """Train CktGen on a benchmark (CPU; progress bar, JSON-lines log, checkpoints).
+
+    Writes OUT/log.jsonl, OUT/last.pt (every validation, with the optimizer, for
+    --resume) and OUT/best.pt (best verified class accuracy). docs/training.md records
+    the measured epoch times and the run behind the shipped model.
+
+    \b
+    Example:
+      cktgen-eda train --dataset ocb101 --epochs 200 --out runs/ocb101
+    """
+    from ..training.train import TrainConfig
+    from ..training.train import train as run_train
+
+    if (out_dir / "last.pt").exists() and not resume:
+        raise click.ClickException(f"{out_dir} already holds a run; use --resume or another --out")
+    cfg = TrainConfig(
+        dataset=dataset,
+        preset=preset,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        seed=seed,
+        eval_every=eval_every,
+    )
+    best = run_train(cfg, out_dir, resume=resume, progress=sys.stderr.isatty() or True)
+    click.echo(f"best checkpoint: {best}")

@@ -1,0 +1,224 @@
+"""Generation: spec → model's joint classes → z_s → decoded circuits (→ ngspice → ranked).
+
+spec → **classes → model → circuits** → netlist → simulator → report. A text spec maps to
+every joint class of the model's training set whose physical region intersects the
+constraint box (design.md §4); classes whose region lies wholly inside the box come first,
+since any circuit that lands in them meets the spec. Candidates are spread round-robin over
+those classes. Decodes that are not valid circuits are kept and reported with the reason.
+With ``verify`` every valid candidate is simulated with ngspice and the list is ranked:
+meets-spec first, then by FoM.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from .circuit import Circuit
+from .errors import CktGenError, SpecError
+from .spec import QUANTITIES, Interval, Spec, class_region, parse_spec
+
+
+@dataclass
+class Candidate:
+    """One generated circuit (or a failed decode) for a requested class."""
+
+    index: int
+    spec_class: tuple[int, int, int]
+    circuit: Circuit | None
+    error: str | None = None
+    measurement: Any = None  # netlist.measure.Measurement after verification
+
+    @property
+    def valid(self) -> bool:
+        return self.circuit is not None
+
+    @property
+    def meets(self) -> bool | None:
+        return None if self.measurement is None else self.measurement.meets_spec
+
+    def to_dict(self) -> dict[str, Any]:
+        m = self.measurement
+        return {
+            "index": self.index,
+            "spec_class": list(self.spec_class),
+            "valid": self.valid,
+            "error": self.error,
+            "circuit": self.circuit.to_dict() if self.circuit is not None else None,
+            "measurement": m.to_dict() if m is not None else None,
+        }
+
+
+@dataclass
+class GenerationResult:
+    """Everything ``generate`` produced, in ranked order when verified."""
+
+    spec: Spec | None
+    classes: list[tuple[int, int, int]]
+    candidates: list[Candidate]
+    model: str
+    seconds: float = 0.0
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def verified(self) -> bool:
+        return any(c.measurement is not None for c in self.candidates)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "spec": self.spec.to_text() if self.spec else None,
+            "model": self.model,
+            "classes": [list(c) for c in self.classes],
+            "seconds": round(self.seconds, 3),
+            "valid": sum(c.valid for c in self.candidates),
+            "meets_spec": sum(bool(c.meets) for c in self.candidates) if self.verified else None,
+            "candidates": [c.to_dict() for c in self.candidates],
+        }
+
+
+def _overlap(a: Interval, b: Interval) -> float:
+    """Share of the finite interval ``b`` that lies inside ``a`` (0…1)."""
+    lo = b.lo if a.lo is None else max(a.lo, b.lo)
+    hi = b.hi if a.hi is None else min(a.hi, b.hi)
+    return max(0.0, hi - lo) / (b.hi - b.lo)
+
+
+def containment(spec: Spec, cls: tuple[int, int, int]) -> float:
+    """How much of the class region lies inside the spec box (product over quantities)."""
+    region = class_region(cls)
+    return math.prod(_overlap(getattr(spec, q), region[q]) for q in QUANTITIES)
+
+
+def feasible_classes(spec: Spec, keys: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
+    """Training classes whose region meets the spec, most-contained first."""
+    hits = [k for k in keys if spec.intersects_class(k)]
+    return sorted(hits, key=lambda k: (-containment(spec, k), k))
+
+
+def nearest_feasible(spec: Spec, keys: list[tuple[int, int, int]]) -> Spec:
+    """The smallest relaxation of ``spec`` that some training class meets.
+
+    Each violated bound moves to the far edge of a class region, so every circuit of that
+    class meets the relaxed spec; the class is the one that needs the least relaxation,
+    measured in class widths (100 dB, 1 GHz, 90°).
+    """
+    width = {"gain_db": 100.0, "ugf_hz": 1e9, "pm_deg": 90.0}
+
+    def relax(cls):
+        region, cost, out = class_region(cls), 0.0, {}
+        for q in QUANTITIES:
+            iv, r = getattr(spec, q), region[q]
+            lo, hi = iv.lo, iv.hi
+            if lo is not None and lo >= r.hi:
+                cost += (lo - r.hi) / width[q]
+                lo = r.lo
+            if hi is not None and hi <= r.lo:
+                cost += (r.lo - hi) / width[q]
+                hi = r.hi
+            out[q] = Interval(lo, hi, iv.lo_open, iv.hi_open)
+        return cost, Spec(**out)
+
+    return min((relax(k) for k in keys), key=lambda t: t[0])[1]
+
+
+def model_classes(model) -> list[tuple[int, int, int]]:
+    from .data.dataset import split_key
+
+    return [split_key(k) for k in model.scheme.train_keys]
+
+
+def generate(
+    spec: Spec | str | None = None,
+    n: int = 16,
+    model: Any = None,
+    seed: int = 0,
+    verify: bool = False,
+    spec_class: tuple[int, int, int] | None = None,
+    workers: int | None = None,
+    progress: bool = False,
+) -> GenerationResult:
+    """Generate ``n`` candidate circuits for a spec (text or ``Spec``) or one joint class.
+
+    Args:
+        spec: target; every training class whose region meets it is used.
+        n: number of candidates (decoded circuits, valid or not).
+        model: a loaded ``CktGen``, a shipped model name or a checkpoint path (default
+            ``ocb101``).
+        seed: seeds the latent samples and the decoding.
+        verify: simulate every valid candidate with ngspice and rank the list.
+        spec_class: address one joint class ``(gain, bw, pm)`` directly instead of a spec.
+
+    Raises:
+        SpecError: when no training class can meet the spec (names the nearest feasible
+            spec) or ``spec_class`` is not a training class.
+    """
+    import torch
+
+    from .training.checkpoint import load_model
+
+    t0 = time.perf_counter()
+    name = "custom" if model is not None and not isinstance(model, str | bytes) else None
+    if name is None:
+        name = str(model or "ocb101")
+        model = load_model(model)
+    if isinstance(spec, str):
+        spec = parse_spec(spec)
+    if n < 1:
+        raise CktGenError(f"n must be >= 1, found {n}")
+    keys = model_classes(model)
+    if spec_class is not None:
+        spec_class = tuple(int(x) for x in spec_class)
+        if spec_class not in keys:
+            raise SpecError(
+                f"class {spec_class} is not one of the model's {len(keys)} training classes"
+            )
+        classes = [spec_class]
+    else:
+        spec = spec or Spec()
+        classes = feasible_classes(spec, keys)
+        if not classes:
+            near = nearest_feasible(spec, keys)
+            raise SpecError(
+                f"no training class of model {name!r} can meet {spec}; "
+                f"nearest feasible spec: {near}"
+            )
+    wanted = [classes[i % len(classes)] for i in range(n)]
+    g = torch.Generator().manual_seed(seed)
+    decoded = model.generate(torch.tensor(wanted), g)
+    candidates = []
+    for i, (cls, d) in enumerate(zip(wanted, decoded)):
+        meta = {"model": name, "seed": seed, "index": i, "spec_class": list(cls)}
+        try:
+            candidates.append(Candidate(i, cls, d.to_circuit(meta)))
+        except CktGenError as exc:
+            candidates.append(Candidate(i, cls, None, str(exc)))
+    if verify:
+        _verify(candidates, spec, workers, progress)
+    return GenerationResult(spec, classes, candidates, name, time.perf_counter() - t0)
+
+
+def _verify(candidates: list[Candidate], spec: Spec | None, workers, progress) -> None:
+    from .netlist.ngspice import verify as run_verify
+
+    valid = [c for c in candidates if c.valid]
+    results = run_verify([c.circuit for c in valid], spec=spec, workers=workers, progress=progress)
+    for c, r in zip(valid, results):
+        c.measurement = r.measurement
+        if r.measurement.valid:
+            m = r.measurement
+            c.circuit = Circuit(
+                c.circuit.nodes,
+                c.circuit.edges,
+                {"gain_db": m.gain_db, "ugf_hz": m.ugf_hz, "pm_deg": m.pm_deg},
+                c.circuit.meta,
+            )
+
+    def rank(c: Candidate):
+        m = c.measurement
+        if m is None or not m.valid:
+            return (2, 0.0, c.index)
+        return (0 if m.meets_spec in (True, None) else 1, -m.fom, c.index)
+
+    candidates.sort(key=rank)

@@ -1,0 +1,193 @@
+"""CktGen (paper §2.2): circuit VAE + specification encoder aligned in one latent space.
+
+Losses (paper eqs. 3–9): reconstruction of the circuit from z_c and from z_s (node type,
+position, device sizes, edges with λ weights); four KL terms (q_c‖N, q_s‖N, q_c‖q_s, q_s‖q_c)
+weighted by λ_KL; InfoNCE between μ_c and μ_s with temperature τ, where pairs of different
+circuits that share a joint class are masked out; classifier guidance (CE of three MLP heads
+on z_c); feature alignment (smooth-L1 between z_c and z_s). Generation: spec classes →
+μ_s, σ_s → z_s → generator.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..data.dataset import Batch, SpecScheme
+from ..errors import CktGenError
+from .encoders import CircuitEncoder, SpecEncoder, mlp
+from .generator import CircuitGenerator, Decoded
+
+
+@dataclass(frozen=True)
+class CktGenConfig:
+    """Model and loss hyper-parameters (defaults: the ``cpu`` preset)."""
+
+    d_enc: int = 128  # feature embedding, encoding stage
+    latent: int = 64
+    d_gen: int = 128  # feature embedding, generative stage
+    enc_layers: int = 2
+    gen_layers: int = 3
+    heads: int = 4
+    ff: int = 256
+    gnn_layers: int = 2
+    drop_emb: float = 0.2
+    drop_enc: float = 0.3
+    drop_gen: float = 0.1
+    max_n: int = 8
+    w_type: float = 1.0
+    w_pos: float = 1.0
+    w_size: float = 1.0
+    w_edge: float = 1.0
+    w_kl: float = 1e-4
+    tau: float = 0.1
+    w_align: float = 1.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> CktGenConfig:
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise CktGenError(f"model config has unknown key {unknown[0]!r}")
+        return cls(**d)
+
+
+PRESETS = {
+    "cpu": CktGenConfig(),
+    # Paper §2.4: 8 heads, 4 layers, FFN 512, d_enc 128, latent 64, d_gen 512.
+    "paper": CktGenConfig(
+        d_enc=128, latent=64, d_gen=512, enc_layers=4, gen_layers=4, heads=8, ff=512
+    ),
+    "tiny": CktGenConfig(
+        d_enc=32,
+        latent=16,
+        d_gen=32,
+        enc_layers=1,
+        gen_layers=1,
+        heads=2,
+        ff=64,
+        gnn_layers=1,
+        drop_emb=0.0,
+        drop_enc=0.0,
+        drop_gen=0.0,
+    ),
+}
+
+
+def preset(name: str, **overrides: Any) -> CktGenConfig:
+    if name not in PRESETS:
+        raise CktGenError(f"unknown preset {name!r}; known: {', '.join(PRESETS)}")
+    return replace(PRESETS[name], **overrides)
+
+
+def kl_normal(mu_q, logvar_q, mu_p=None, logvar_p=None) -> torch.Tensor:
+    """KL(N(μ_q, σ_q²) ‖ N(μ_p, σ_p²)), summed over dimensions, averaged over the batch."""
+    if mu_p is None:
+        mu_p, logvar_p = torch.zeros_like(mu_q), torch.zeros_like(logvar_q)
+    kl = 0.5 * (logvar_p - logvar_q + (logvar_q.exp() + (mu_q - mu_p) ** 2) / logvar_p.exp() - 1)
+    return kl.sum(-1).mean()
+
+
+class CktGen(nn.Module):
+    """The full model: circuit encoder, spec encoder, guidance heads and generator."""
+
+    def __init__(self, config: CktGenConfig, scheme: SpecScheme, with_encoder: bool = True):
+        super().__init__()
+        self.config, self.scheme = config, scheme
+        c = config
+        self.circuit_encoder = (
+            CircuitEncoder(
+                c.d_enc, c.latent, c.enc_layers, c.heads, c.ff, c.gnn_layers, c.drop_emb, c.drop_enc
+            )
+            if with_encoder
+            else None
+        )
+        self.spec_encoder = SpecEncoder(scheme.n_classes, c.d_enc, c.latent)
+        self.guidance = nn.ModuleList(mlp(c.latent, c.d_enc, n) for n in scheme.n_classes)
+        self.generator = CircuitGenerator(
+            c.latent, c.d_gen, c.gen_layers, c.heads, c.ff, c.drop_gen, c.max_n
+        )
+
+    @staticmethod
+    def classes(b: Batch) -> torch.Tensor:
+        return torch.stack([b.gain, b.bw, b.pm], -1)
+
+    def loss(self, b: Batch) -> tuple[torch.Tensor, dict[str, float]]:
+        """Total loss and its named terms (floats) for one batch."""
+        c = self.config
+        mu_c, lv_c = self.circuit_encoder(b)
+        mu_s, lv_s = self.spec_encoder(self.classes(b))
+        z_c = mu_c + torch.randn_like(mu_c) * (0.5 * lv_c).exp()
+        z_s = mu_s + torch.randn_like(mu_s) * (0.5 * lv_s).exp()
+        # One generator pass over both latents (2B rows): cheaper than two on a CPU.
+        rec = self.generator(torch.cat([z_c, z_s]), _stack2(b))
+        recon = (
+            c.w_type * rec["type"]
+            + c.w_pos * rec["pos"]
+            + c.w_size * rec["size"]
+            + c.w_edge * rec["edge"]
+        )
+        kl = (
+            kl_normal(mu_c, lv_c)
+            + kl_normal(mu_s, lv_s)
+            + kl_normal(mu_c, lv_c, mu_s, lv_s)
+            + kl_normal(mu_s, lv_s, mu_c, lv_c)
+        )
+        sim = F.normalize(mu_c, dim=-1) @ F.normalize(mu_s, dim=-1).T / c.tau + b.filter_mask
+        target = torch.arange(len(sim), device=sim.device)
+        nce = 0.5 * (F.cross_entropy(sim, target) + F.cross_entropy(sim.T, target))
+        cls = self.classes(b)
+        guide = sum(F.cross_entropy(h(z_c), cls[:, k]) for k, h in enumerate(self.guidance))
+        align = F.smooth_l1_loss(z_c, z_s)
+        total = 2 * recon + c.w_kl * kl + c.w_align * (nce + guide + align)
+        terms = {
+            "loss": total,
+            "recon": recon,
+            "kl": kl,
+            "nce": nce,
+            "guide": guide,
+            "align": align,
+            **{f"rec_{k}": v for k, v in rec.items()},
+        }
+        return total, {k: float(v.detach()) for k, v in terms.items()}
+
+    @torch.no_grad()
+    def encode_specs(
+        self, classes: torch.Tensor, generator: torch.Generator | None = None, sample: bool = True
+    ) -> torch.Tensor:
+        """z_s for spec classes [B, 3] (μ_s when ``sample`` is False)."""
+        mu, lv = self.spec_encoder(classes)
+        if not sample:
+            return mu
+        eps = torch.randn(mu.shape, generator=generator, device=mu.device)
+        return mu + eps * (0.5 * lv).exp()
+
+    @torch.no_grad()
+    def generate(
+        self, classes: torch.Tensor, generator: torch.Generator | None = None, greedy: bool = False
+    ) -> list[Decoded]:
+        """One decoded circuit per row of spec classes [B, 3] (gain, bw, pm)."""
+        return self.generator.sample(self.encode_specs(classes, generator), generator, greedy)
+
+    @torch.no_grad()
+    def reconstruct(self, b: Batch) -> list[Decoded]:
+        """Greedy decode of each circuit's posterior mean μ_c."""
+        mu_c, _ = self.circuit_encoder(b)
+        return self.generator.sample(mu_c, greedy=True)
+
+
+def _stack2(b: Batch) -> Batch:
+    """The batch twice (rows B…2B−1 repeat rows 0…B−1), for the fused generator pass."""
+    return Batch(
+        *(
+            torch.cat([t, t]) if k not in ("edge_index", "batch", "filter_mask") else t
+            for k, t in zip(Batch._fields, b)
+        )
+    )

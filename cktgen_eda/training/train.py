@@ -1,0 +1,204 @@
+"""Training CktGen: one plain loop (AdamW, seeded), periodic validation and checkpoints.
+
+benchmark → clean + tensors → CktGen.loss → AdamW. Every ``eval_every`` epochs it measures
+reconstruction accuracy (greedy decode of μ_c equals the test circuit, CktGen's
+``is_same_DAG``), validity and the *verified* class accuracy: one circuit generated per test
+joint class, simulated with ngspice, counted right when its measured class equals the
+requested one. Logs are JSON lines; checkpoints are written atomically (last and best).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+import time
+import warnings
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..data.dataset import collate, joint_key, split_datasets, split_key
+from ..data.store import load_benchmark
+from ..data.validity import same_dag
+from ..errors import CktGenError
+from ..model.cktgen import CktGen, preset
+from .checkpoint import read_checkpoint, save_checkpoint
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Run settings (the model's are in ``CktGenConfig``)."""
+
+    dataset: str = "ocb101"
+    preset: str = "cpu"
+    epochs: int = 200
+    batch_size: int = 128
+    lr: float = 1e-3
+    weight_decay: float = 0.01
+    seed: int = 0
+    eval_every: int = 10
+    threads: int = 2
+    drop_invalid: bool = True  # train on measured circuits only (see docs/training.md)
+
+
+def train(
+    cfg: TrainConfig,
+    out_dir: str | Path,
+    resume: bool = False,
+    progress: bool = True,
+    overrides: dict[str, Any] | None = None,
+) -> Path:
+    """Train and return the path of the best checkpoint (``out_dir/best.pt``)."""
+    torch.set_num_threads(cfg.threads)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    bench = load_benchmark(cfg.dataset)
+    train_ds, test_ds, cleaned = split_datasets(bench, drop_invalid=cfg.drop_invalid)
+    model = CktGen(preset(cfg.preset, **(overrides or {})), cleaned.scheme)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt,
+        max_lr=cfg.lr,
+        total_steps=cfg.epochs * -(-len(train_ds) // cfg.batch_size),
+        pct_start=0.05,
+    )
+    start, best = 0, -1.0
+    if resume and (out / "last.pt").exists():
+        state = read_checkpoint(out / "last.pt")
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        start, best = state["info"]["epoch"], state["info"].get("best", -1.0)
+        with warnings.catch_warnings():  # fast-forward the schedule to the resumed step
+            warnings.simplefilter("ignore", UserWarning)
+            for _ in range(start * -(-len(train_ds) // cfg.batch_size)):
+                sched.step()
+    info_base = {"train_config": asdict(cfg), "dataset": bench.manifest, "cleaning": cleaned.counts}
+    (out / "config.json").write_text(
+        json.dumps({"train": asdict(cfg), "model": model.config.to_dict()}, indent=2)
+    )
+    print(
+        f"training {cfg.dataset}: {len(train_ds)} train / {len(test_ds)} test circuits, "
+        f"{sum(p.numel() for p in model.parameters()):,} parameters, preset {cfg.preset}",
+        file=sys.stderr,
+    )
+    log = (out / "log.jsonl").open("a")
+    gen = torch.Generator().manual_seed(cfg.seed)
+    torch.manual_seed(cfg.seed + start)
+    for epoch in range(start, cfg.epochs):
+        model.train()
+        t0 = time.perf_counter()
+        order = torch.randperm(len(train_ds), generator=gen).tolist()
+        batches = [order[i : i + cfg.batch_size] for i in range(0, len(order), cfg.batch_size)]
+        sums: dict[str, float] = {}
+        bar = _bar(len(batches), f"epoch {epoch + 1}/{cfg.epochs}", progress)
+        for idx in batches:
+            loss, terms = model.loss(collate(train_ds.__getitems__(idx)))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            for k, v in terms.items():
+                sums[k] = sums.get(k, 0.0) + v
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix({k: f"{terms[k]:.3g}" for k in ("loss", "recon", "nce", "kl")})
+        if bar is not None:
+            bar.close()
+        row = {
+            "epoch": epoch + 1,
+            "seconds": round(time.perf_counter() - t0, 2),
+            **{k: v / len(batches) for k, v in sums.items()},
+        }
+        if (epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs:
+            row.update(evaluate(model, test_ds, seed=cfg.seed))
+            score = row["verified_class_acc"]
+            row["best"] = best = max(best, score)
+            info = {**info_base, "epoch": epoch + 1, "metrics": row, "best": best}
+            if score >= best:
+                save_checkpoint(out / "best.pt", model, info)
+            save_checkpoint(out / "last.pt", model, info, opt)
+            print(
+                json.dumps(
+                    {k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()}
+                ),
+                file=sys.stderr,
+            )
+        log.write(json.dumps(row) + "\n")
+        log.flush()
+    return out / "best.pt"
+
+
+def _bar(total: int, desc: str, enabled: bool):
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="batch", file=sys.stderr, leave=False)
+
+
+def test_classes(test_ds) -> list[tuple[int, int, int]]:
+    """Distinct joint classes of a dataset, sorted."""
+    b = test_ds.all()
+    keys = sorted(set(joint_key(b.gain, b.bw, b.pm).tolist()))
+    return [split_key(k) for k in keys]
+
+
+@torch.no_grad()
+def evaluate(
+    model: CktGen, test_ds, rounds: int = 1, seed: int = 0, workers: int | None = None
+) -> dict[str, float]:
+    """Reconstruction accuracy, validity and verified class accuracy on the test split."""
+    from ..netlist.ngspice import verify
+
+    model.eval()
+    b = test_ds.all()
+    rec = model.reconstruct(b)
+    hits = 0
+    for i, d in enumerate(rec):
+        n = int(b.n_nodes[i])
+        truth = (b.types[i, :n].tolist(), b.adj[i, :n, :n].nonzero().tolist())
+        hits += same_dag(truth, (list(d.types), list(d.edges)))
+    classes = test_classes(test_ds) * rounds
+    g = torch.Generator().manual_seed(seed)
+    decoded = model.generate(torch.tensor(classes), g)
+    circuits, valid = [], 0
+    for d in decoded:
+        try:
+            circuits.append(d.to_circuit())
+            valid += 1
+        except CktGenError:
+            circuits.append(None)
+    simulate = [c for c in circuits if c is not None]
+    results = iter(verify(simulate, workers=workers))
+    right = np.zeros(3)
+    joint = 0
+    for want, c in zip(classes, circuits):
+        m = next(results).measurement if c is not None else None
+        got = m.spec_class if m is not None and m.valid else None
+        if got is not None:
+            same = [int(a == w) for a, w in zip(got, want)]
+            right += same
+            joint += all(same)
+    n = len(classes)
+    return {
+        "recon_acc": hits / len(rec),
+        "validity": valid / n,
+        "verified_class_acc": joint / n,
+        "verified_gain_acc": right[0] / n,
+        "verified_bw_acc": right[1] / n,
+        "verified_pm_acc": right[2] / n,
+    }
+
+
+def _seed_all(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+__all__ = ["TrainConfig", "train", "evaluate", "replace"]

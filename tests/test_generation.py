@@ -1,0 +1,151 @@
+"""Spec → classes → candidates (→ ngspice), the generate/models/train commands."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from click.testing import CliRunner
+from test_model import small_bench
+
+from cktgen_eda.cli import cli
+from cktgen_eda.data.dataset import clean
+from cktgen_eda.data.store import write_benchmark
+from cktgen_eda.errors import SpecError
+from cktgen_eda.generation import containment, feasible_classes, generate, nearest_feasible
+from cktgen_eda.model.cktgen import CktGen, preset
+from cktgen_eda.spec import parse_spec
+from cktgen_eda.training.checkpoint import save_checkpoint
+
+KEYS = [(1, 0, 1), (2, 3, 1), (2, 3, 2), (3, 10, 0)]
+
+
+def test_feasible_classes_rank_contained_first():
+    spec = parse_spec("gain>=80.5dB,ugf>=2.5GHz")
+    classes = feasible_classes(spec, KEYS)
+    # class (1,0,1) is 80.5 dB and below / < 1 GHz: cannot meet; (3,10,0) lies wholly inside
+    assert classes[0] == (3, 10, 0) and set(classes) == {(3, 10, 0), (2, 3, 1), (2, 3, 2)}
+    assert containment(spec, (3, 10, 0)) == 1.0 and 0 < containment(spec, (2, 3, 1)) < 1
+
+
+def test_nearest_feasible_relaxes_the_violated_bound():
+    near = nearest_feasible(parse_spec("gain>=300dB,pm>=0deg"), KEYS)
+    assert near.gain_db.lo == pytest.approx(180.469)  # the top gain class's lower edge
+    assert near.pm_deg.lo == 0
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    torch.manual_seed(0)
+    cleaned = clean(small_bench())
+    model = CktGen(preset("tiny"), cleaned.scheme).eval()
+    path = save_checkpoint(
+        tmp_path_factory.mktemp("m") / "tiny.pt", model, {"epoch": 1, "metrics": {"validity": 1.0}}
+    )
+    return model, path
+
+
+def test_generate_reports_every_candidate(tiny_model):
+    model, _ = tiny_model
+    res = generate("gain>=0dB", n=12, model=model, seed=3)
+    assert len(res.candidates) == 12 and res.classes
+    for c in res.candidates:
+        assert (c.circuit is not None) != (c.error is not None)
+        assert c.spec_class in res.classes
+    again = generate("gain>=0dB", n=12, model=model, seed=3)
+    assert [c.circuit for c in again.candidates] == [c.circuit for c in res.candidates]
+
+
+def test_infeasible_spec_names_the_nearest_feasible_one(tiny_model):
+    model, _ = tiny_model
+    with pytest.raises(SpecError, match="nearest feasible spec: gain>="):
+        generate("gain>=400dB", model=model)
+
+
+@pytest.mark.ngspice
+def test_generate_cli_verify_json_and_files(tiny_model, tmp_path):
+    _, path = tiny_model
+    out = tmp_path / "cands"
+    r = CliRunner().invoke(
+        cli,
+        [
+            "generate",
+            "--spec",
+            "gain>=0dB",
+            "-n",
+            "6",
+            "--model",
+            str(path),
+            "--verify",
+            "--json",
+            "--out",
+            str(out),
+            "--format",
+            "spice",
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.output[r.output.index("{") :])
+    assert len(data["candidates"]) == 6 and data["meets_spec"] is not None
+    ranked = [c["measurement"] for c in data["candidates"] if c["measurement"]]
+    assert all(m["simulator"].startswith("ngspice") for m in ranked)
+    assert len(list(out.glob("candidate_*.cir"))) == data["valid"]
+    r = CliRunner().invoke(
+        cli,
+        [
+            "generate",
+            "--spec",
+            "gain>=0dB",
+            "-n",
+            "6",
+            "--model",
+            str(path),
+            "--out",
+            str(out),
+            "--format",
+            "spice",
+        ],
+    )
+    assert r.exit_code == 1 and "exists" in r.output
+
+
+def test_generate_cli_errors(tiny_model):
+    _, path = tiny_model
+    r = CliRunner().invoke(cli, ["generate", "--spec", "gain>=400dB", "--model", str(path)])
+    assert r.exit_code == 1 and "nearest feasible spec" in r.output
+    r = CliRunner().invoke(cli, ["generate", "--model", str(path)])
+    assert r.exit_code == 2
+    r = CliRunner().invoke(cli, ["generate", "--spec", "gain>=1dB", "--model", "nope"])
+    assert r.exit_code == 1 and "no model named 'nope'" in r.output
+
+
+@pytest.mark.ngspice
+def test_train_cli_runs_and_resumes(tmp_path):
+    bench = write_benchmark(small_bench(), tmp_path / "small.npz")
+    out = tmp_path / "run"
+    args = [
+        "train",
+        "--dataset",
+        str(bench),
+        "--preset",
+        "tiny",
+        "--epochs",
+        "1",
+        "--eval-every",
+        "1",
+        "--batch-size",
+        "16",
+        "--out",
+        str(out),
+    ]
+    r = CliRunner().invoke(cli, args)
+    assert r.exit_code == 0, r.output
+    rows = [json.loads(x) for x in (out / "log.jsonl").read_text().splitlines()]
+    assert rows[-1]["epoch"] == 1 and 0 <= rows[-1]["verified_class_acc"] <= 1
+    assert (out / "best.pt").exists() and (out / "last.pt").exists()
+    r = CliRunner().invoke(cli, args)
+    assert r.exit_code == 1 and "--resume" in r.output
+    r = CliRunner().invoke(cli, [*args[:6], "2", *args[7:], "--resume"])
+    assert r.exit_code == 0, r.output
+    assert json.loads((out / "log.jsonl").read_text().splitlines()[-1])["epoch"] == 2
