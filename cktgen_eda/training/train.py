@@ -10,10 +10,10 @@ requested one. Logs are JSON lines; checkpoints are written atomically (last and
 from __future__ import annotations
 
 import json
+import math
 import random
 import sys
 import time
-import warnings
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -40,9 +40,19 @@ class TrainConfig:
     lr: float = 1e-3
     weight_decay: float = 0.01
     seed: int = 0
-    eval_every: int = 10
+    eval_every: int = 10  # 0: never validate (e.g. on a machine without ngspice)
     threads: int = 2
+    minutes: float = 0.0  # > 0: stop after this wall time; the LR schedule follows it
+    device: str = "cpu"
     drop_invalid: bool = True  # train on measured circuits only (see docs/training.md)
+
+
+def lr_at(progress: float, peak: float) -> float:
+    """Learning rate at ``progress`` ∈ [0, 1]: 5 % linear warm-up, cosine down to 5 %."""
+    if progress < 0.05:
+        return peak * max(progress, 0.002) / 0.05
+    x = min(1.0, (progress - 0.05) / 0.95)
+    return peak * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * x)))
 
 
 def train(
@@ -52,85 +62,98 @@ def train(
     progress: bool = True,
     overrides: dict[str, Any] | None = None,
 ) -> Path:
-    """Train and return the path of the best checkpoint (``out_dir/best.pt``)."""
+    """Train; return the best checkpoint (``out_dir/best.pt``, or ``last.pt`` unvalidated)."""
     torch.set_num_threads(cfg.threads)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     bench = load_benchmark(cfg.dataset)
     train_ds, test_ds, cleaned = split_datasets(bench, drop_invalid=cfg.drop_invalid)
-    model = CktGen(preset(cfg.preset, **(overrides or {})), cleaned.scheme)
+    dev = torch.device(cfg.device)
+    model = CktGen(preset(cfg.preset, **(overrides or {})), cleaned.scheme).to(dev)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.OneCycleLR(
-        opt,
-        max_lr=cfg.lr,
-        total_steps=cfg.epochs * -(-len(train_ds) // cfg.batch_size),
-        pct_start=0.05,
-    )
-    start, best = 0, -1.0
+    start, best, spent = 0, -1.0, 0.0
     if resume and (out / "last.pt").exists():
         state = read_checkpoint(out / "last.pt")
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         start, best = state["info"]["epoch"], state["info"].get("best", -1.0)
-        with warnings.catch_warnings():  # fast-forward the schedule to the resumed step
-            warnings.simplefilter("ignore", UserWarning)
-            for _ in range(start * -(-len(train_ds) // cfg.batch_size)):
-                sched.step()
+        spent = state["info"].get("train_seconds", 0.0)
     info_base = {"train_config": asdict(cfg), "dataset": bench.manifest, "cleaning": cleaned.counts}
     (out / "config.json").write_text(
         json.dumps({"train": asdict(cfg), "model": model.config.to_dict()}, indent=2)
     )
     print(
         f"training {cfg.dataset}: {len(train_ds)} train / {len(test_ds)} test circuits, "
-        f"{sum(p.numel() for p in model.parameters()):,} parameters, preset {cfg.preset}",
+        f"{sum(p.numel() for p in model.parameters()):,} parameters, preset {cfg.preset}, "
+        f"{cfg.device}",
         file=sys.stderr,
     )
     log = (out / "log.jsonl").open("a")
-    gen = torch.Generator().manual_seed(cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed + start)
     torch.manual_seed(cfg.seed + start)
-    for epoch in range(start, cfg.epochs):
+    steps = -(-len(train_ds) // cfg.batch_size)
+    epoch = start
+    while epoch < cfg.epochs and not (cfg.minutes and spent >= 60 * cfg.minutes):
         model.train()
         t0 = time.perf_counter()
         order = torch.randperm(len(train_ds), generator=gen).tolist()
         batches = [order[i : i + cfg.batch_size] for i in range(0, len(order), cfg.batch_size)]
         sums: dict[str, float] = {}
         bar = _bar(len(batches), f"epoch {epoch + 1}/{cfg.epochs}", progress)
-        for idx in batches:
-            loss, terms = model.loss(collate(train_ds.__getitems__(idx)))
+        for k, idx in enumerate(batches):
+            if cfg.minutes:
+                frac = (spent + time.perf_counter() - t0) / (60 * cfg.minutes)
+            else:
+                frac = (epoch * steps + k) / (cfg.epochs * steps)
+            for group in opt.param_groups:
+                group["lr"] = lr_at(frac, cfg.lr)
+            loss, terms = model.loss(collate(train_ds.__getitems__(idx)).to(dev))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
-            sched.step()
-            for k, v in terms.items():
-                sums[k] = sums.get(k, 0.0) + v
+            for key, v in terms.items():
+                sums[key] = sums.get(key, 0.0) + v
             if bar is not None:
                 bar.update(1)
-                bar.set_postfix({k: f"{terms[k]:.3g}" for k in ("loss", "recon", "nce", "kl")})
+                bar.set_postfix({key: f"{terms[key]:.3g}" for key in ("loss", "recon", "nce")})
         if bar is not None:
             bar.close()
+        epoch += 1
+        seconds = time.perf_counter() - t0
+        spent += seconds
         row = {
-            "epoch": epoch + 1,
-            "seconds": round(time.perf_counter() - t0, 2),
+            "epoch": epoch,
+            "seconds": round(seconds, 2),
+            "lr": opt.param_groups[0]["lr"],
             **{k: v / len(batches) for k, v in sums.items()},
         }
-        if (epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs:
-            row.update(evaluate(model, test_ds, seed=cfg.seed))
+        last = epoch == cfg.epochs or (cfg.minutes and spent >= 60 * cfg.minutes)
+        info = {**info_base, "epoch": epoch, "train_seconds": spent, "best": best}
+        if cfg.eval_every and (epoch % cfg.eval_every == 0 or last):
+            row.update(evaluate(model.to("cpu"), test_ds, seed=cfg.seed))
+            model.to(dev)
             score = row["verified_class_acc"]
             row["best"] = best = max(best, score)
-            info = {**info_base, "epoch": epoch + 1, "metrics": row, "best": best}
+            info.update(metrics=row, best=best)
             if score >= best:
                 save_checkpoint(out / "best.pt", model, info)
             save_checkpoint(out / "last.pt", model, info, opt)
             print(
-                json.dumps(
-                    {k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()}
-                ),
+                json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()}),
                 file=sys.stderr,
+            )
+        elif not cfg.eval_every and (epoch % 25 == 0 or last):
+            info.update(metrics=row)
+            save_checkpoint(out / "last.pt", model, info, opt)
+            print(
+                json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()}),
+                file=sys.stderr,
+                flush=True,
             )
         log.write(json.dumps(row) + "\n")
         log.flush()
-    return out / "best.pt"
+    return out / ("best.pt" if cfg.eval_every else "last.pt")
 
 
 def _bar(total: int, desc: str, enabled: bool):
