@@ -22,10 +22,12 @@ CONFIGS = {
 }
 
 
-def run(name: str, out: str, minutes: float, device: str, epochs: int) -> None:
+def run(name: str, out: str, minutes: float, device: str, epochs: int, init: str, lr: float):
     from cktgen_eda.training.train import TrainConfig, train
 
-    cfg = TrainConfig(epochs=epochs, minutes=minutes, eval_every=0, device=device, threads=2)
+    cfg = TrainConfig(
+        epochs=epochs, minutes=minutes, eval_every=0, device=device, threads=2, init=init, lr=lr
+    )
     train(cfg, Path(out) / f"run_{name}", progress=False, overrides=CONFIGS[name])
 
 
@@ -36,11 +38,18 @@ def main() -> None:
     ap.add_argument("--device", default="cuda")
     ap.add_argument("--epochs", type=int, default=100000)
     ap.add_argument("--only", nargs="*", default=list(CONFIGS))
+    ap.add_argument("--init", default="", help="start from this checkpoint (one config)")
+    ap.add_argument("--lr", type=float, default=1e-3)
     args = ap.parse_args()
     work = Path("/tmp/sweep")
     ctx = mp.get_context("spawn")
-    procs = [ctx.Process(target=run, args=(n, str(work), args.minutes, args.device, args.epochs))
-             for n in args.only]
+    procs = [
+        ctx.Process(
+            target=run,
+            args=(n, str(work), args.minutes, args.device, args.epochs, args.init, args.lr),
+        )
+        for n in args.only
+    ]
     for p in procs:
         p.start()
     for p in procs:

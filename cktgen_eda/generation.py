@@ -138,6 +138,7 @@ def generate(
     spec_class: tuple[int, int, int] | None = None,
     workers: int | None = None,
     progress: bool = False,
+    rerank: int = 1,
 ) -> GenerationResult:
     """Generate ``n`` candidate circuits for a spec (text or ``Spec``) or one joint class.
 
@@ -149,6 +150,8 @@ def generate(
         seed: seeds the latent samples and the decoding.
         verify: simulate every valid candidate with ngspice and rank the list.
         spec_class: address one joint class ``(gain, bw, pm)`` directly instead of a spec.
+        rerank: decode this many circuits per candidate and keep the one the model's own
+            classifier-guidance heads rate most likely to be in the requested class.
 
     Raises:
         SpecError: when no training class can meet the spec (names the nearest feasible
@@ -162,7 +165,7 @@ def generate(
     name = "custom" if model is not None and not isinstance(model, str | bytes) else None
     if name is None:
         name = str(model or "ocb101")
-        model = load_model(model)
+        model = load_model(model, with_encoder=rerank > 1)
     if isinstance(spec, str):
         spec = parse_spec(spec)
     if n < 1:
@@ -186,7 +189,7 @@ def generate(
             )
     wanted = [classes[i % len(classes)] for i in range(n)]
     g = torch.Generator().manual_seed(seed)
-    decoded = model.generate(torch.tensor(wanted), g)
+    decoded = model.generate(torch.tensor(wanted), g, rerank=rerank)
     candidates = []
     for i, (cls, d) in enumerate(zip(wanted, decoded)):
         meta = {"model": name, "seed": seed, "index": i, "spec_class": list(cls)}

@@ -90,3 +90,17 @@ def test_kl_terms():
     assert kl_normal(mu, lv).item() == 0
     assert kl_normal(mu + 1, lv).item() == pytest.approx(1.5)
     assert kl_normal(mu, lv, mu, lv).item() == 0
+
+
+def test_rerank_keeps_one_candidate_per_row_scored_by_the_guidance_heads(setup):
+    _, scheme, _ = setup
+    model = CktGen(preset("tiny"), scheme).eval()
+    classes = torch.tensor([[1, 0, 1], [2, 1, 0]])
+    picked = model.generate(classes, torch.Generator().manual_seed(2), rerank=4)
+    assert len(picked) == 2
+    # the kept circuit is the best-scored of its group of 4
+    g = torch.Generator().manual_seed(2)
+    rows = classes.repeat_interleave(4, 0)
+    every = model.generator.sample(model.encode_specs(rows, g), g)
+    scores = model.class_log_prob(every, rows).view(2, 4)
+    assert picked == [every[4 * i + int(scores[i].argmax())] for i in range(2)]

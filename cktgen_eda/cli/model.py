@@ -48,6 +48,14 @@ def _parse_class(text: str | None) -> tuple[int, int, int] | None:
 @click.option("--seed", type=int, default=0, show_default=True, help="Sampling seed.")
 @click.option("--verify", is_flag=True, help="Simulate every candidate with ngspice and rank.")
 @click.option(
+    "--rerank",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Decode K circuits per candidate; keep the one the model's guidance "
+    "heads rate most likely in the requested class.",
+)
+@click.option(
     "--out",
     "out_dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -71,6 +79,7 @@ def generate(
     model_name: str | None,
     seed: int,
     verify: bool,
+    rerank: int,
     out_dir: Path | None,
     fmt: str,
     force: bool,
@@ -107,6 +116,7 @@ def generate(
         spec_class=_parse_class(spec_class),
         workers=workers,
         progress=verify and count > 20,
+        rerank=rerank,
     )
     if out_dir is not None:
         _write_candidates(result, out_dir, fmt, force)

@@ -10,6 +10,7 @@ on z_c); feature alignment (smooth-L1 between z_c and z_s). Generation: spec cla
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
@@ -17,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..data.dataset import Batch, SpecScheme
+from ..data.dataset import Batch, SpecScheme, collate
 from ..errors import CktGenError
 from .encoders import CircuitEncoder, SpecEncoder, mlp
 from .generator import CircuitGenerator, Decoded
@@ -160,21 +161,82 @@ class CktGen(nn.Module):
 
     @torch.no_grad()
     def encode_specs(
-        self, classes: torch.Tensor, generator: torch.Generator | None = None, sample: bool = True
+        self,
+        classes: torch.Tensor,
+        generator: torch.Generator | None = None,
+        temperature: float = 1.0,
     ) -> torch.Tensor:
-        """z_s for spec classes [B, 3] (μ_s when ``sample`` is False)."""
+        """z_s = μ_s + temperature·σ_s·ε for spec classes [B, 3] (μ_s at temperature 0)."""
         mu, lv = self.spec_encoder(classes)
-        if not sample:
-            return mu
         eps = torch.randn(mu.shape, generator=generator, device=mu.device)
-        return mu + eps * (0.5 * lv).exp()
+        return mu + temperature * eps * (0.5 * lv).exp()
 
     @torch.no_grad()
     def generate(
-        self, classes: torch.Tensor, generator: torch.Generator | None = None, greedy: bool = False
+        self,
+        classes: torch.Tensor,
+        generator: torch.Generator | None = None,
+        greedy: bool = False,
+        rerank: int = 1,
+        temperature: float = 1.0,
     ) -> list[Decoded]:
-        """One decoded circuit per row of spec classes [B, 3] (gain, bw, pm)."""
-        return self.generator.sample(self.encode_specs(classes, generator), generator, greedy)
+        """One decoded circuit per row of spec classes [B, 3] (gain, bw, pm).
+
+        With ``rerank`` K > 1, K circuits are decoded per row and the one the classifier-
+        guidance heads (on the circuit encoder's μ_c) find most likely to be in the
+        requested class is kept; this needs the circuit encoder.
+        """
+        if rerank <= 1:
+            z = self.encode_specs(classes, generator, temperature)
+            return self.generator.sample(z, generator, greedy)
+        if self.circuit_encoder is None:
+            raise CktGenError("rerank needs the circuit encoder: load_model(with_encoder=True)")
+        rows = classes.repeat_interleave(rerank, 0)
+        decoded = self.generator.sample(
+            self.encode_specs(rows, generator, temperature), generator, greedy
+        )
+        score = self.class_log_prob(decoded, rows).view(-1, rerank)
+        pick = score.argmax(1) + torch.arange(len(classes)) * rerank
+        return [decoded[i] for i in pick.tolist()]
+
+    @torch.no_grad()
+    def class_log_prob(self, decoded: list[Decoded], classes: torch.Tensor) -> torch.Tensor:
+        """log p(gain) + log p(bw) + log p(pm) of the given classes [B, 3] for each decoded
+        circuit, from the guidance heads on its μ_c; −inf for an invalid decode."""
+        import numpy as np
+
+        from ..data.dataset import CircuitDataset
+        from ..data.store import Benchmark
+
+        circuits, keep = [], []
+        for i, d in enumerate(decoded):
+            try:
+                circuits.append(d.to_circuit())
+                keep.append(i)
+            except CktGenError:
+                pass
+        out = torch.full((len(decoded),), -math.inf)
+        if not circuits:
+            return out
+        n = len(circuits)
+        labels = {
+            "valid": np.ones(n, bool),
+            "gain_db": np.zeros(n),
+            "ugf_hz": np.ones(n),
+            "pm_deg": np.zeros(n),
+        }
+        ds = CircuitDataset(Benchmark.from_circuits(circuits, labels, n), np.arange(n), self.scheme)
+        was_training = self.training
+        self.eval()
+        mu, _ = self.circuit_encoder(collate(ds.__getitems__(range(n))))
+        self.train(was_training)
+        want = classes[keep]
+        lp = sum(
+            torch.log_softmax(h(mu), -1).gather(1, want[:, k : k + 1]).squeeze(1)
+            for k, h in enumerate(self.guidance)
+        )
+        out[keep] = lp
+        return out
 
     @torch.no_grad()
     def reconstruct(self, b: Batch) -> list[Decoded]:

@@ -44,6 +44,7 @@ class TrainConfig:
     threads: int = 2
     minutes: float = 0.0  # > 0: stop after this wall time; the LR schedule follows it
     device: str = "cpu"
+    init: str = ""  # start from this checkpoint's weights (fine-tuning), fresh optimizer
     drop_invalid: bool = True  # train on measured circuits only (see docs/training.md)
 
 
@@ -70,6 +71,12 @@ def train(
     train_ds, test_ds, cleaned = split_datasets(bench, drop_invalid=cfg.drop_invalid)
     dev = torch.device(cfg.device)
     model = CktGen(preset(cfg.preset, **(overrides or {})), cleaned.scheme).to(dev)
+    if cfg.init:
+        state = read_checkpoint(cfg.init)
+        model.load_state_dict(state["model"])
+        info_init = {"init": cfg.init, "init_epochs": state["info"].get("epoch")}
+    else:
+        info_init = {}
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     start, best, spent = 0, -1.0, 0.0
     if resume and (out / "last.pt").exists():
@@ -78,7 +85,12 @@ def train(
         opt.load_state_dict(state["optimizer"])
         start, best = state["info"]["epoch"], state["info"].get("best", -1.0)
         spent = state["info"].get("train_seconds", 0.0)
-    info_base = {"train_config": asdict(cfg), "dataset": bench.manifest, "cleaning": cleaned.counts}
+    info_base = {
+        "train_config": asdict(cfg),
+        "dataset": bench.manifest,
+        "cleaning": cleaned.counts,
+        **info_init,
+    }
     (out / "config.json").write_text(
         json.dumps({"train": asdict(cfg), "model": model.config.to_dict()}, indent=2)
     )
