@@ -31,11 +31,17 @@ from cktgen_eda.training.checkpoint import load_model
 from cktgen_eda.training.train import test_classes
 
 
-def class_accuracy(model, test_ds, rounds: int, seed: int) -> dict:
+def class_accuracy(
+    model, test_ds, rounds: int, seed: int, greedy: bool = False, rerank: int = 1
+) -> dict:
     classes = test_classes(test_ds)
     g = torch.Generator().manual_seed(seed)
     t0 = time.perf_counter()
-    decoded = [d for _ in range(rounds) for d in model.generate(torch.tensor(classes), g)]
+    decoded = [
+        d
+        for _ in range(rounds)
+        for d in model.generate(torch.tensor(classes), g, greedy=greedy, rerank=rerank)
+    ]
     gen_s = time.perf_counter() - t0
     wanted = classes * rounds
     circuits = []
@@ -117,7 +123,7 @@ def diversity(mu: np.ndarray, labels, seed: int, pairs: int = 20000) -> tuple[fl
     return float(np.mean(a)), float(np.mean(b))
 
 
-def spec_hits(model, bench, rows, n_specs: int, seed: int) -> dict:
+def spec_hits(model, bench, rows, n_specs: int, seed: int, rerank: int = 1) -> dict:
     rng = random.Random(seed)
     valid_rows = [int(r) for r in rows if bench["valid"][r]]
     hits, times = 0, []
@@ -127,7 +133,7 @@ def spec_hits(model, bench, rows, n_specs: int, seed: int) -> dict:
         spec = Spec(Interval(g - 20, g + 20), Interval(u / 2, u * 2), Interval(p - 30, p + 30))
         t0 = time.perf_counter()
         try:
-            res = generate(spec, n=16, model=model, seed=k, verify=True)
+            res = generate(spec, n=16, model=model, seed=k, verify=True, rerank=rerank)
             hits += any(c.meets for c in res.candidates)
         except CktGenError:
             pass
@@ -147,18 +153,23 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=10)
     ap.add_argument("--specs", type=int, default=50)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--class-only", action="store_true")
+    ap.add_argument("--rerank", type=int, default=1, help="rerank K for both tasks")
+    ap.add_argument("--greedy", action="store_true", help="greedy decoding (class task)")
+    ap.add_argument("--spec-only", action="store_true")
     ap.add_argument("--json")
     args = ap.parse_args()
     torch.set_num_threads(2)
     model_path = args.model
-    model = load_model(args.model)
+    model = load_model(args.model, with_encoder=args.rerank > 1)
     bench = load_benchmark(args.dataset)
     _, test_ds, cleaned = split_datasets(bench, drop_invalid=True)
     out = {"model": args.model, "dataset": args.dataset}
-    out.update(class_accuracy(model, test_ds, args.rounds, args.seed))
-    print(json.dumps(out, indent=2), flush=True)
-    if args.specs:
-        out.update(spec_hits(model, bench, cleaned.test_rows, args.specs, args.seed))
+    if not args.spec_only:
+        out.update(class_accuracy(model, test_ds, args.rounds, args.seed, args.greedy, args.rerank))
+        print(json.dumps(out, indent=2), flush=True)
+    if args.specs and not args.class_only:
+        out.update(spec_hits(model, bench, cleaned.test_rows, args.specs, args.seed, args.rerank))
     print(json.dumps(out, indent=2))
     if args.json:
         with open(args.json, "w") as f:

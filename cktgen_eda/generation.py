@@ -123,6 +123,22 @@ def nearest_feasible(spec: Spec, keys: list[tuple[int, int, int]]) -> Spec:
     return min((relax(k) for k in keys), key=lambda t: t[0])[1]
 
 
+def expected_containment(probs, spec: Spec) -> list[float]:
+    """Per circuit: Π over quantities of Σ_class p(class)·(share of the class bin inside the
+    spec), with p from the guidance heads — the model's estimate that it meets the spec."""
+    import torch
+
+    score = torch.ones(len(probs[0]))
+    for q, p in zip(QUANTITIES, probs):
+        cls = [0, 0, 0]
+        overlap = []
+        for k in range(p.shape[1]):
+            cls[QUANTITIES.index(q)] = k
+            overlap.append(_overlap(getattr(spec, q), class_region(tuple(cls))[q]))
+        score *= p @ torch.tensor(overlap, dtype=p.dtype)
+    return score.tolist()
+
+
 def model_classes(model) -> list[tuple[int, int, int]]:
     from .data.dataset import split_key
 
@@ -150,8 +166,9 @@ def generate(
         seed: seeds the latent samples and the decoding.
         verify: simulate every valid candidate with ngspice and rank the list.
         spec_class: address one joint class ``(gain, bw, pm)`` directly instead of a spec.
-        rerank: decode this many circuits per candidate and keep the one the model's own
-            classifier-guidance heads rate most likely to be in the requested class.
+        rerank: decode K times as many circuits and keep the best n by the model's own
+            classifier-guidance heads: the most likely to meet the spec (spec mode) or to
+            be in the requested class (``spec_class``).
 
     Raises:
         SpecError: when no training class can meet the spec (names the nearest feasible
@@ -187,9 +204,19 @@ def generate(
                 f"no training class of model {name!r} can meet {spec}; "
                 f"nearest feasible spec: {near}"
             )
-    wanted = [classes[i % len(classes)] for i in range(n)]
     g = torch.Generator().manual_seed(seed)
-    decoded = model.generate(torch.tensor(wanted), g, rerank=rerank)
+    if spec_class is not None:
+        wanted = classes * n
+        decoded = model.generate(torch.tensor(wanted), g, rerank=rerank)
+    else:
+        # Spec mode: rerank keeps the n of n·K decodes whose expected containment in the
+        # spec, under the model's guidance heads, is highest.
+        wanted = [classes[i % len(classes)] for i in range(n * rerank)]
+        decoded = model.generate(torch.tensor(wanted), g)
+        if rerank > 1:
+            score = expected_containment(model.guidance_probs(decoded), spec)
+            top = sorted(sorted(range(len(decoded)), key=lambda i: -score[i])[:n])
+            wanted, decoded = [wanted[i] for i in top], [decoded[i] for i in top]
     candidates = []
     for i, (cls, d) in enumerate(zip(wanted, decoded)):
         meta = {"model": name, "seed": seed, "index": i, "spec_class": list(cls)}

@@ -10,7 +10,6 @@ on z_c); feature alignment (smooth-L1 between z_c and z_s). Generation: spec cla
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
@@ -203,11 +202,25 @@ class CktGen(nn.Module):
     def class_log_prob(self, decoded: list[Decoded], classes: torch.Tensor) -> torch.Tensor:
         """log p(gain) + log p(bw) + log p(pm) of the given classes [B, 3] for each decoded
         circuit, from the guidance heads on its μ_c; −inf for an invalid decode."""
+        probs = self.guidance_probs(decoded)
+        out = torch.zeros(len(decoded))
+        for k, p in enumerate(probs):
+            out += p.gather(1, classes[:, k : k + 1]).squeeze(1).clamp(min=1e-30).log()
+        return out
+
+    @torch.no_grad()
+    def guidance_probs(self, decoded: list[Decoded]) -> list[torch.Tensor]:
+        """Class probabilities of the three guidance heads (gain [B, n_gain], bw, pm) on each
+        decoded circuit's μ_c; all zero for an invalid decode. Needs the circuit encoder."""
         import numpy as np
 
         from ..data.dataset import CircuitDataset
         from ..data.store import Benchmark
 
+        if self.circuit_encoder is None:
+            raise CktGenError(
+                "guidance scores need the circuit encoder: load_model(with_encoder=True)"
+            )
         circuits, keep = [], []
         for i, d in enumerate(decoded):
             try:
@@ -215,7 +228,7 @@ class CktGen(nn.Module):
                 keep.append(i)
             except CktGenError:
                 pass
-        out = torch.full((len(decoded),), -math.inf)
+        out = [torch.zeros(len(decoded), n) for n in self.scheme.n_classes]
         if not circuits:
             return out
         n = len(circuits)
@@ -230,12 +243,8 @@ class CktGen(nn.Module):
         self.eval()
         mu, _ = self.circuit_encoder(collate(ds.__getitems__(range(n))))
         self.train(was_training)
-        want = classes[keep]
-        lp = sum(
-            torch.log_softmax(h(mu), -1).gather(1, want[:, k : k + 1]).squeeze(1)
-            for k, h in enumerate(self.guidance)
-        )
-        out[keep] = lp
+        for p, head in zip(out, self.guidance):
+            p[keep] = torch.softmax(head(mu), -1)
         return out
 
     @torch.no_grad()
