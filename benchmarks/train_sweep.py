@@ -16,9 +16,9 @@ import shutil
 from pathlib import Path
 
 CONFIGS = {
-    "d64": dict(d_enc=64, d_gen=64, ff=128),
-    "d128": dict(),
-    "d192": dict(d_enc=128, d_gen=192, ff=384, gen_layers=4, enc_layers=3),
+    "d64": dict(d_enc=64, d_gen=64, ff=128, enc_layers=2, gen_layers=3),
+    "d128": dict(d_gen=128, ff=256, enc_layers=2, gen_layers=3),
+    "d192": dict(),  # the cpu preset (shipped model)
 }
 
 

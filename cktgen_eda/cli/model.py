@@ -186,7 +186,7 @@ def models(as_json: bool) -> None:
         click.echo("no shipped models")
     for name, r in rows.items():
         m = r["metrics"]
-        keys = ("validity", "verified_class_acc", "recon_acc")
+        keys = ("validity", "verified_class_acc", "spec_hit_rate", "recon_acc")
         stats = ", ".join(f"{k} {100 * m[k]:.1f} %" for k in keys if k in m)
         click.echo(
             f"{name}: trained on {r['dataset']}, {r['epoch']} epochs, {r['size_mb']} MB — {stats}"
@@ -204,7 +204,7 @@ def models(as_json: bool) -> None:
     type=click.Choice(["cpu", "paper", "tiny"]),
     help="Model size preset.",
 )
-@click.option("--epochs", type=click.IntRange(1), default=200, show_default=True)
+@click.option("--epochs", type=click.IntRange(1), default=128, show_default=True)
 @click.option("--batch-size", type=click.IntRange(1), default=128, show_default=True)
 @click.option("--lr", type=float, default=1e-3, show_default=True, help="Peak learning rate.")
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -243,7 +243,7 @@ def train(
 
     \b
     Example:
-      cktgen-eda train --dataset ocb101 --epochs 200 --out runs/ocb101
+      cktgen-eda train --dataset ocb101 --epochs 128 --out runs/ocb101
     """
     from ..training.train import TrainConfig
     from ..training.train import train as run_train

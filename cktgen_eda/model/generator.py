@@ -149,7 +149,7 @@ class CircuitGenerator(nn.Module):
         return {"type": loss_type, "pos": loss_pos, "size": loss_size, "edge": loss_edge}
 
     # ----------------------------------------------------------------- sampling
-    @torch.no_grad()
+    @torch.inference_mode()
     def sample(
         self, z: torch.Tensor, generator: torch.Generator | None = None, greedy: bool = False
     ) -> list[Decoded]:

@@ -35,7 +35,7 @@ class TrainConfig:
 
     dataset: str = "ocb101"
     preset: str = "cpu"
-    epochs: int = 200
+    epochs: int = 128
     batch_size: int = 128
     lr: float = 1e-3
     weight_decay: float = 0.01
@@ -224,9 +224,9 @@ def evaluate(
         "recon_acc": hits / len(rec),
         "validity": valid / n,
         "verified_class_acc": joint / n,
-        "verified_gain_acc": right[0] / n,
-        "verified_bw_acc": right[1] / n,
-        "verified_pm_acc": right[2] / n,
+        "verified_gain_acc": float(right[0] / n),
+        "verified_bw_acc": float(right[1] / n),
+        "verified_pm_acc": float(right[2] / n),
     }
 
 
