@@ -1,4 +1,5 @@
-# cktgen-eda: `make demo` runs the main job, `make test` runs the test suite.
+# cktgen-eda: `make demo` runs the main job (generate + ngspice-verify with the shipped
+# model), `make test` runs the test suite.
 # Both call `make setup` first; it is idempotent and safe to re-run.
 PYTHON ?= python3
 VENV   := .venv
@@ -29,7 +30,7 @@ $(STAMP): setup.cfg pyproject.toml
 	touch $(STAMP)
 
 demo: setup
-	$(BIN)/cktgen-eda verify --ngspice examples/circuits/*.json --spec "gain>=60dB,ugf>=10MHz,pm>=30deg"
+	$(BIN)/cktgen-eda generate --spec "gain>=80dB,ugf>=1GHz,pm>=45deg" -n 8 --rerank 4 --verify
 
 test: setup
 	$(BIN)/python -m pytest -q

@@ -1,0 +1,26 @@
+"""The shipped model: loads safely, matches the cpu preset, generates valid circuits."""
+
+from __future__ import annotations
+
+import torch
+
+from cktgen_eda.generation import generate
+from cktgen_eda.model.cktgen import preset
+from cktgen_eda.training.checkpoint import read_checkpoint, shipped_models
+
+
+def test_shipped_checkpoint_is_small_safe_and_documented():
+    path = shipped_models()["ocb101"]
+    assert path.stat().st_size <= 20e6
+    state = torch.load(path, weights_only=True)
+    assert state["config"] == preset("cpu").to_dict()
+    info = read_checkpoint(path)["info"]
+    assert info["dataset"]["name"] == "ocb101" and info["epoch"] == 128
+    for key in ("validity", "verified_class_acc", "spec_hit_rate", "recon_acc"):
+        assert 0 <= info["metrics"][key] <= 1
+
+
+def test_shipped_model_generates_valid_circuits_for_a_spec():
+    res = generate("gain>=80dB,ugf>=1GHz,pm>=45deg", n=32, seed=1)
+    assert sum(c.valid for c in res.candidates) >= 31
+    assert all(c.spec_class[0] >= 2 for c in res.candidates)  # only classes that can meet it
