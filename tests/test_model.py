@@ -104,3 +104,18 @@ def test_rerank_keeps_one_candidate_per_row_scored_by_the_guidance_heads(setup):
     every = model.generator.sample(model.encode_specs(rows, g), g)
     scores = model.class_log_prob(every, rows).view(2, 4)
     assert picked == [every[4 * i + int(scores[i].argmax())] for i in range(2)]
+
+
+def test_cached_decoding_step_matches_the_full_transformer(setup):
+    _, scheme, _ = setup
+    g = CktGen(preset("tiny", gen_layers=2), scheme).eval().generator
+    z = torch.randn(3, 16)
+    types, paths = torch.randint(0, 26, (3, 4)), torch.randint(0, 8, (3, 4))
+    sizes = torch.rand(3, 4, 3)
+    with torch.no_grad():
+        full = g._hidden(z, types, paths, sizes)
+        cache = [[] for _ in g.transformer.layers]
+        outs = [g._step(cache, g.z_proj(z), 0)]
+        for t in range(4):
+            outs.append(g._step(cache, g._token(types[:, t], paths[:, t], sizes[:, t]), t + 1))
+    assert torch.allclose(full, torch.stack(outs, 1), atol=1e-5)

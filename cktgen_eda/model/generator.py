@@ -110,6 +110,26 @@ class CircuitGenerator(nn.Module):
         seq = seq + self.order_emb[:m]
         return self.norm(self.transformer(seq, mask=self.causal[:m, :m], is_causal=True))
 
+    def _step(self, cache: list[list[torch.Tensor]], token: torch.Tensor, m: int) -> torch.Tensor:
+        """Incremental ``_hidden`` for decoding: append one token at position m.
+
+        With causal attention, earlier positions never change when a token is appended, so
+        each layer keeps its inputs of positions < m (``cache``) and computes the new
+        position only (a key/value cache; pre-norm ``TransformerEncoderLayer`` maths).
+        Returns H[:, m] [B, d]; equals ``_hidden(...)[:, m]`` up to float rounding.
+        """
+        x = token + self.order_emb[m]
+        for layer, past in zip(self.transformer.layers, cache):
+            past.append(x)
+            seq = layer.norm1(torch.stack(past, 1))  # (B, m+1, d) keys and values
+            q = seq[:, -1:]
+            x = x + layer.self_attn(q, seq, seq, need_weights=False)[0][:, 0]
+            x = x + layer.linear2(layer.activation(layer.linear1(layer.norm2(x))))
+        return self.norm(x)
+
+    def _token(self, types, paths, sizes) -> torch.Tensor:
+        return self.type_emb(types) + self.pos_emb(paths) + self.size_emb(sizes)
+
     def _node_ctx(self, h_t, types_t, paths_t):
         te, pe = self.type_emb(types_t), self.pos_emb(paths_t)
         return te, pe, torch.cat([h_t, te, pe], -1)
@@ -166,9 +186,10 @@ class CircuitGenerator(nn.Module):
         done = torch.zeros(B, dtype=torch.bool, device=dev)
         length = torch.full((B,), n, dtype=torch.long, device=dev)
         allowed = ALLOWED.to(dev)
+        cache: list[list[torch.Tensor]] = [[] for _ in self.transformer.layers]
+        outs = [self._step(cache, self.z_proj(z), 0)]  # H[:, 0]: sees z only
         for t in range(n):
-            full = self._hidden(z, types[:, :t], paths[:, :t], sizes[:, :t])  # (B, t+1, d)
-            h = full[:, t]
+            h = outs[t]
             if t == 0:  # the input node
                 ty = torch.zeros(B, dtype=torch.long, device=dev)
                 po = torch.zeros(B, dtype=torch.long, device=dev)
@@ -192,7 +213,8 @@ class CircuitGenerator(nn.Module):
             main = (ty == 0) | (ty == 1) | (po == 2) | (po == 3) | (po == 4)
             is_main[live, t] = main[live]
             if t > 0:
-                logits = self._edge_logits(self.edge_query(ctx), self.edge_key(full[:, 1 : t + 1]))
+                keys = self.edge_key(torch.stack(outs[1 : t + 1], 1))  # H of nodes 0…t−1
+                logits = self._edge_logits(self.edge_query(ctx), keys)
                 open_side = ~is_main[:, :t] & ~adj[:, :t, :t].any(-1)  # side, no successor yet
                 # main node: its chain predecessor, plus open side paths the model picks (the
                 # output takes every open one); side node: exactly one main predecessor.
@@ -209,6 +231,9 @@ class CircuitGenerator(nn.Module):
             done |= ended
             if bool(done.all()):
                 break
+            if t + 1 < n:  # H[:, t+1] has seen node t
+                tok = self._token(types[:, t], paths[:, t], sizes[:, t])
+                outs.append(self._step(cache, tok, t + 1))
         out = []
         for i in range(B):
             m = int(length[i])
