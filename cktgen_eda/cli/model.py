@@ -103,8 +103,8 @@ def generate(
     from ..generation import generate as run_generate
     from ..report import generation_table
 
-    if spec_text is None and spec_class is None:
-        raise click.UsageError("give --spec or --spec-class")
+    if (spec_text is None) == (spec_class is None):
+        raise click.UsageError("give either --spec or --spec-class")
     if out_dir is not None:
         _check_out(out_dir, count, fmt, force)
     result = run_generate(
