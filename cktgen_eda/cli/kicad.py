@@ -1,0 +1,1 @@
+"""``cktgen-eda to-kicad`` and ``from-kicad`` (filled by the KiCad work)."""

@@ -1,0 +1,1 @@
+"""``cktgen-eda plugins`` (filled by the plugin work)."""
