@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from .circuit import Circuit
@@ -179,10 +180,11 @@ def generate(
     from .training.checkpoint import load_model
 
     t0 = time.perf_counter()
-    name = "custom" if model is not None and not isinstance(model, str | bytes) else None
-    if name is None:
+    if model is None or isinstance(model, str | Path):
         name = str(model or "ocb101")
         model = load_model(model, with_encoder=rerank > 1)
+    else:
+        name = "custom"
     if isinstance(spec, str):
         spec = parse_spec(spec)
     if n < 1:

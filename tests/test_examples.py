@@ -35,3 +35,30 @@ def test_unguarded_script_can_verify(tmp_path):
         [sys.executable, str(script)], capture_output=True, text=True, check=True, timeout=120
     )
     assert out.stdout.strip() == "134.0"
+
+
+@pytest.mark.ngspice
+def test_generate_and_verify_example(tmp_path):
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "examples" / "generate_and_verify.py"),
+            "gain>=80dB,ugf>=1GHz,pm>=45deg",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=180,
+    )
+    lines = out.stdout.strip().splitlines()
+    assert len(lines) == 9 and sum("meets spec: True" in ln for ln in lines) >= 1
+    passing = list(tmp_path.glob("amp_*.json"))
+    assert passing and all(ck_load(p).nodes[0].type == 0 for p in passing)
+    assert len(list(tmp_path.glob("amp_*.cir"))) == len(passing)
+
+
+def ck_load(path):
+    from cktgen_eda import load_circuit
+
+    return load_circuit(path)

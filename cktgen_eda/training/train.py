@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import json
 import math
-import random
 import sys
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -228,12 +227,3 @@ def evaluate(
         "verified_bw_acc": float(right[1] / n),
         "verified_pm_acc": float(right[2] / n),
     }
-
-
-def _seed_all(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-
-
-__all__ = ["TrainConfig", "train", "evaluate", "replace"]
