@@ -37,6 +37,7 @@ __all__ = [
     "verify",
     "generate",
     "load_model",
+    "hookimpl",
 ]
 
 # name -> (module, attribute); imported on first use so `import cktgen_eda` stays fast.
@@ -46,6 +47,7 @@ _LAZY = {
     "verify": ("cktgen_eda.netlist.ngspice", "verify"),
     "generate": ("cktgen_eda.generation", "generate"),
     "load_model": ("cktgen_eda.training.checkpoint", "load_model"),
+    "hookimpl": ("cktgen_eda.plugins", "hookimpl"),
 }
 
 

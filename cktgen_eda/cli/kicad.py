@@ -1,1 +1,72 @@
-"""``cktgen-eda to-kicad`` and ``from-kicad`` (filled by the KiCad work)."""
+"""``cktgen-eda to-kicad`` and ``from-kicad``: circuits to and from KiCad 7+."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from . import _emit, _force_option, _out_option, cli
+
+
+@cli.command("to-kicad")
+@click.argument("circuit", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_out_option
+@_force_option
+@click.option(
+    "--netlist-xml",
+    is_flag=True,
+    help="Write the KiCad XML intermediate netlist instead of a schematic.",
+)
+def to_kicad(circuit: Path, out: Path | None, force: bool, netlist_xml: bool) -> None:
+    """Write a KiCad 7+ schematic (or XML netlist) of a circuit JSON file.
+
+    The schematic holds the OCB testbench: R/C symbols (with the 1 MΩ ∥ 50 fF gm loads),
+    a SPICE VCCS per gm cell, an AC 1 source on net `in`, output `out`, and the
+    `.ac dec 100 1 100G` command, so KiCad's simulator runs it as is. Ids are uuid5, so the
+    same circuit gives the same file. Both formats read back with `from-kicad` (the XML
+    directly; a schematic after KiCad exports its netlist).
+
+    \b
+    Examples:
+      cktgen-eda to-kicad amp.json -o amp.kicad_sch
+      cktgen-eda to-kicad amp.json --netlist-xml -o amp.xml
+    """
+    from ..circuit import load_circuit
+    from ..netlist.kicad import DEFAULT_PROJECT, write_kicad_netlist, write_kicad_sch
+
+    c = load_circuit(circuit)
+    project = out.stem if out is not None else DEFAULT_PROJECT
+    text = write_kicad_netlist(c, project) if netlist_xml else write_kicad_sch(c, project)
+    _emit(text, out, force)
+
+
+@cli.command("from-kicad")
+@click.argument("netlist", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_out_option
+@_force_option
+@click.option(
+    "--in-net",
+    default="in",
+    show_default=True,
+    help="Input net of a drawn amplifier (else the net its voltage source drives).",
+)
+@click.option("--out-net", default="out", show_default=True, help="Output net of the amplifier.")
+def from_kicad(netlist: Path, out: Path | None, force: bool, in_net: str, out_net: str) -> None:
+    """Read a KiCad XML netlist back into circuit JSON.
+
+    Netlists of schematics from `to-kicad` read back exactly (values edited in KiCad
+    included). Netlists of amplifiers drawn by hand are recognised from their devices:
+    R, C and VCCS (each VCCS with a 1 MΩ ∥ 50 fF load to GND), input net `in` (--in-net),
+    output net `out` (--out-net); net names ignore the sheet path and case. Export the
+    netlist in KiCad (File → Export → Netlist → KiCad) or with kicad-cli.
+
+    \b
+    Examples:
+      kicad-cli sch export netlist --format kicadxml -o amp.xml amp.kicad_sch
+      cktgen-eda from-kicad amp.xml -o amp.json
+    """
+    from ..netlist.kicad import read_kicad_netlist
+
+    circuit = read_kicad_netlist(netlist, in_net=in_net, out_net=out_net)
+    _emit(circuit.to_json(), out, force)

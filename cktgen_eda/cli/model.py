@@ -8,7 +8,36 @@ from pathlib import Path
 
 import click
 
+from ..errors import CktGenError
 from . import _force_option, cli
+
+
+class _FormatError(click.ClickException):
+    exit_code = 2  # a usage error, shown as one line
+
+
+class ExporterChoice(click.ParamType):
+    """``--format NAME``: a registered exporter, looked up when used so plugins count."""
+
+    name = "format"
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
+        from ..plugins import exporters
+
+        try:
+            return "[" + "|".join(sorted(exporters())) + "]"
+        except CktGenError:
+            return "NAME"
+
+    def convert(self, value, param, ctx) -> str:
+        from ..plugins import exporters
+
+        known = exporters()
+        if value not in known:
+            raise _FormatError(
+                f"unknown format {value!r}; known formats: {', '.join(sorted(known))}"
+            )
+        return value
 
 
 def _parse_class(text: str | None) -> tuple[int, int, int] | None:
@@ -64,10 +93,8 @@ def _parse_class(text: str | None) -> tuple[int, int, int] | None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["json", "spice"]),
-    default="json",
-    show_default=True,
-    help="File format for --out.",
+    type=ExporterChoice(),
+    help="File format for --out (plugins add more) [default: json].",
 )
 @_force_option
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
@@ -81,7 +108,7 @@ def generate(
     verify: bool,
     rerank: int,
     out_dir: Path | None,
-    fmt: str,
+    fmt: str | None,
     force: bool,
     as_json: bool,
     workers: int | None,
@@ -101,10 +128,12 @@ def generate(
       cktgen-eda generate --spec-class 2,3,1 --json
     """
     from ..generation import generate as run_generate
+    from ..plugins import fire_candidates_ready
     from ..report import generation_table
 
     if (spec_text is None) == (spec_class is None):
         raise click.UsageError("give either --spec or --spec-class")
+    fmt = fmt or "json"
     if out_dir is not None:
         _check_out(out_dir, count, fmt, force)
     result = run_generate(
@@ -124,10 +153,15 @@ def generate(
         click.echo(json.dumps(result.to_dict(), indent=2))
     else:
         click.echo(generation_table(result))
+    valid = [c for c in result.candidates if c.circuit is not None]
+    circuits, measurements = [c.circuit for c in valid], [c.measurement for c in valid]
+    fire_candidates_ready(result.spec, circuits, measurements, out_dir)
 
 
 def _check_out(out_dir: Path, count: int, fmt: str, force: bool) -> None:
-    suffix = ".json" if fmt == "json" else ".cir"
+    from ..plugins import exporters
+
+    suffix = exporters()[fmt].suffix
     clash = [
         p for p in (out_dir / f"candidate_{i:03d}{suffix}" for i in range(count)) if p.exists()
     ]
@@ -137,8 +171,9 @@ def _check_out(out_dir: Path, count: int, fmt: str, force: bool) -> None:
 
 def _write_candidates(result, out_dir: Path, fmt: str, force: bool) -> None:
     from ..fileio import atomic_write
-    from ..netlist.spice import write_spice
+    from ..plugins import exporters
 
+    exporter = exporters()[fmt]
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -147,11 +182,8 @@ def _write_candidates(result, out_dir: Path, fmt: str, force: bool) -> None:
     for c in result.candidates:
         if c.circuit is None:
             continue
-        if fmt == "json":
-            text, suffix = c.circuit.to_json(), ".json"
-        else:
-            text, suffix = write_spice(c.circuit), ".cir"
-        atomic_write(out_dir / f"candidate_{c.index:03d}{suffix}", text, force=force)
+        data = exporter.write(c.circuit)
+        atomic_write(out_dir / f"candidate_{c.index:03d}{exporter.suffix}", data, force=force)
         n += 1
     click.echo(f"wrote {n} candidates to {out_dir}", err=True)
 

@@ -1,0 +1,41 @@
+"""Built-in plugin: the "json" and "spice" exporters and the "ngspice" simulator.
+
+It uses only the public hooks (``hookspecs``), as a third-party plugin would. PySpice is
+imported only when a simulation runs, so loading the plugin keeps the CLI start fast.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..circuit import Circuit
+from ..netlist.spice import write_spice
+from . import hookimpl
+
+
+def ngspice(
+    items: Any,
+    spec: Any = None,
+    workers: int | None = None,
+    timeout_s: float = 10.0,
+    keep_sweep: bool = False,
+    progress: bool = False,
+    out_node: str = "out",
+) -> list:
+    """``cktgen_eda.netlist.ngspice.verify``, imported on first use."""
+    from ..netlist.ngspice import verify
+
+    return verify(items, spec, workers, timeout_s, keep_sweep, progress, out_node)
+
+
+@hookimpl
+def register_exporters(register):
+    register("json", ".json", Circuit.to_json, "circuit JSON (the interchange format)")
+    register(
+        "spice", ".cir", write_spice, "ngspice deck on the OCB testbench (from-spice reads it)"
+    )
+
+
+@hookimpl
+def register_simulators(register):
+    register("ngspice", ngspice, "libngspice via PySpice, in worker processes with a timeout")
