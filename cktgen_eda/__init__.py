@@ -38,6 +38,8 @@ __all__ = [
     "generate",
     "load_model",
     "hookimpl",
+    "to_kicad",
+    "from_kicad",
 ]
 
 # name -> (module, attribute); imported on first use so `import cktgen_eda` stays fast.
@@ -48,6 +50,8 @@ _LAZY = {
     "generate": ("cktgen_eda.generation", "generate"),
     "load_model": ("cktgen_eda.training.checkpoint", "load_model"),
     "hookimpl": ("cktgen_eda.plugins", "hookimpl"),
+    "to_kicad": ("cktgen_eda.netlist.kicad", "write_kicad_sch"),
+    "from_kicad": ("cktgen_eda.netlist.kicad", "read_kicad_netlist"),
 }
 
 

@@ -62,3 +62,16 @@ def ck_load(path):
     from cktgen_eda import load_circuit
 
     return load_circuit(path)
+
+
+def test_kicad_walkthrough_files_are_current(tmp_path):
+    """examples/kicad/ holds exactly what the commands of its README produce."""
+    import cktgen_eda as ck
+
+    amp = ck.load_circuit(ROOT / "examples" / "circuits" / "two_stage_miller.json")
+    kicad = ROOT / "examples" / "kicad"
+    assert (kicad / "two_stage_miller.kicad_sch").read_text() == ck.to_kicad(
+        amp, project="two_stage_miller"
+    )
+    back = ck.from_kicad(kicad / "two_stage_miller.xml")
+    assert back.nodes == amp.nodes and back.edges == amp.edges
