@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from cktgen_eda.data.dataset import CircuitDataset, clean, collate, split_datasets
-from cktgen_eda.data.store import load_benchmark
+from cktgen_eda.data.store import load_benchmark, unlabelled
 from cktgen_eda.errors import CktGenError
 from cktgen_eda.generation import generate
 from cktgen_eda.netlist.ngspice import verify
@@ -66,7 +66,7 @@ def class_accuracy(
     n = len(wanted)
     # Diversity on the circuit encoder's μ_c of the generated circuits.
     enc = load_model(model_path, with_encoder=True)
-    bench = benchmark_of(ok)
+    bench = unlabelled(ok)
     ds = CircuitDataset(bench, np.arange(len(bench)), model.scheme)
     mu = enc.circuit_encoder.eval()(collate(ds.__getitems__(range(len(ds)))))[0].detach().numpy()
     labels = [tuple(w) for w, c in zip(wanted, circuits) if c is not None]
@@ -86,19 +86,6 @@ def class_accuracy(
         "inter_d": inter,
         "ms_per_circuit": 1000 * gen_s / n,
     }
-
-
-def benchmark_of(circuits):
-    from cktgen_eda.data.store import Benchmark
-
-    n = len(circuits)
-    labels = {
-        "valid": np.ones(n, bool),
-        "gain_db": np.zeros(n),
-        "ugf_hz": np.ones(n),
-        "pm_deg": np.zeros(n),
-    }
-    return Benchmark.from_circuits(circuits, labels, n)
 
 
 def diversity(mu: np.ndarray, labels, seed: int, pairs: int = 20000) -> tuple[float, float]:

@@ -228,6 +228,19 @@ class Benchmark:
         }
 
 
+def unlabelled(circuits: Sequence[Circuit]) -> Benchmark:
+    """Circuits packed as a benchmark without measurements (all-train, placeholder labels),
+    e.g. to turn generated circuits into model tensors."""
+    n = len(circuits)
+    labels = {
+        "valid": np.ones(n, bool),
+        "gain_db": np.zeros(n),
+        "ugf_hz": np.ones(n),
+        "pm_deg": np.zeros(n),
+    }
+    return Benchmark.from_circuits(circuits, labels, n, manifest={"name": "unlabelled"})
+
+
 def measured_columns(labels: dict[str, Any]) -> dict[str, np.ndarray]:
     """All ``LABELS`` columns from ``valid``, ``gain_db``, ``ugf_hz``, ``pm_deg``, ``reason``."""
     valid = np.asarray(labels["valid"], dtype=bool)

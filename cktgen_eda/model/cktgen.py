@@ -219,7 +219,7 @@ class CktGen(nn.Module):
         import numpy as np
 
         from ..data.dataset import CircuitDataset
-        from ..data.store import Benchmark
+        from ..data.store import unlabelled
 
         if self.circuit_encoder is None:
             raise CktGenError(
@@ -236,13 +236,7 @@ class CktGen(nn.Module):
         if not circuits:
             return out
         n = len(circuits)
-        labels = {
-            "valid": np.ones(n, bool),
-            "gain_db": np.zeros(n),
-            "ugf_hz": np.ones(n),
-            "pm_deg": np.zeros(n),
-        }
-        ds = CircuitDataset(Benchmark.from_circuits(circuits, labels, n), np.arange(n), self.scheme)
+        ds = CircuitDataset(unlabelled(circuits), np.arange(n), self.scheme)
         was_training = self.training
         self.eval()
         mu, _ = self.circuit_encoder(collate(ds.__getitems__(range(n))))
