@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import click
@@ -291,5 +290,5 @@ def train(
         seed=seed,
         eval_every=eval_every,
     )
-    best = run_train(cfg, out_dir, resume=resume, progress=sys.stderr.isatty() or True)
+    best = run_train(cfg, out_dir, resume=resume, progress=True)
     click.echo(f"best checkpoint: {best}")
