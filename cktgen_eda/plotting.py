@@ -71,3 +71,29 @@ def bode_plot(
     fig.savefig(buf, format="png", dpi=110)
     plt.close(fig)
     return atomic_write(path, buf.getvalue())
+
+
+def convergence_plot(history, path: str | Path, title: str = "design search") -> Path:
+    """Best FoM found so far against samples spent (``DesignResult.history``), as a PNG."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    xs = [s for s, _ in history]
+    ys = [np.nan if b is None else b for _, b in history]
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.step(xs, ys, where="post", color="tab:blue")
+    ax.set_xlabel("samples (generated and simulated circuits)")
+    ax.set_ylabel("best FoM meeting the spec")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    buf = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    from .fileio import atomic_write
+
+    return atomic_write(path, buf.getvalue())

@@ -103,3 +103,30 @@ def generation_table(result) -> str:
         lines[-1] += f", {meets} meet the spec (ngspice)"
     lines[-1] += f" ({result.seconds:.1f} s)"
     return "\n".join(lines)
+
+
+def design_table(result) -> str:
+    """Table of a ``DesignResult``: the best designs with measured gain/UGF/PM/FoM."""
+    rows = []
+    for k, d in enumerate(result.designs):
+        m = d.measurement
+        rows.append(
+            [
+                str(k),
+                ",".join(map(str, d.spec_class)),
+                f"{m.gain_db:.1f} dB",
+                si(m.ugf_hz, "Hz"),
+                f"{m.pm_deg:.1f}°",
+                f"{m.fom:.2f}",
+                str(d.sample),
+            ]
+        )
+    head = table(["#", "class", "gain", "UGF", "PM", "FoM", "found at"], rows)
+    used = sum(1 for p in result.pulls if p)
+    tail = (
+        f"{result.samples} samples over {used} of {len(result.arms)} arms ({result.strategy}), "
+        f"{result.feasible} met {result.spec} (ngspice), {result.seconds:.1f} s"
+    )
+    if not result.designs:
+        tail = "no candidate met the spec; " + tail
+    return head + "\n\n" + tail

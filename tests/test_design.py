@@ -1,0 +1,62 @@
+"""The design bandit: concentrates on the best arm; budget, seed and infeasible specs."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+import torch
+from click.testing import CliRunner
+from test_generation import tiny_model  # noqa: F401  (fixture)
+
+from cktgen_eda.cli import cli
+from cktgen_eda.design import Bandit, design, potential_fom
+from cktgen_eda.errors import SpecError
+from cktgen_eda.spec import parse_spec
+
+
+@pytest.mark.parametrize("strategy", ["ucb", "thompson"])
+def test_bandit_concentrates_on_the_best_arm(strategy):
+    rng = random.Random(0)
+    means = [0.1, 0.3, 0.8, 0.2, 0.5]
+    bandit = Bandit([0.5] * 5, strategy, rng=random.Random(1))
+    for _ in range(400):
+        arm = bandit.select()
+        bandit.update(arm, min(1.0, max(0.0, rng.gauss(means[arm], 0.1))))
+    assert bandit.pulls.index(max(bandit.pulls)) == 2
+    assert bandit.pulls[2] > 0.6 * 400
+
+
+def test_bandit_rejects_unknown_strategy():
+    with pytest.raises(Exception, match="strategy"):
+        Bandit([0.1], "greedy")
+
+
+def test_potential_fom_is_the_corner_of_class_and_spec():
+    spec = parse_spec("gain>=100dB,ugf<=2.5GHz,pm>=30deg")
+    # class (2, 2, 1): gain 80.5…180.5 dB, UGF 2…3 GHz, PM 0…90°: best corner is
+    # 180.5 dB, 2.5 GHz (spec cap), PM 30° (spec floor)
+    fom = potential_fom(spec, (2, 2, 1))
+    assert fom == pytest.approx(1.2 * 180.469 / 100 + 25.0 - 1.6 * 30 / 90, abs=1e-3)
+
+
+@pytest.mark.ngspice
+def test_design_honours_budget_and_seed(tiny_model):  # noqa: F811
+    model, _ = tiny_model
+    torch.manual_seed(0)
+    a = design("gain>=0dB", budget=20, batch=8, model=model, seed=3)
+    b = design("gain>=0dB", budget=20, batch=8, model=model, seed=3)
+    assert a.samples == 20 and [h[0] for h in a.history] == [8, 16, 20]
+    assert sum(a.pulls) == 3
+    assert [d.circuit for d in a.designs] == [d.circuit for d in b.designs]
+    for d in a.designs:
+        assert d.measurement.meets_spec and d.measurement.simulator.startswith("ngspice")
+    assert [d.fom for d in a.designs] == sorted((d.fom for d in a.designs), reverse=True)
+
+
+def test_infeasible_spec_is_a_clear_error(tiny_model):  # noqa: F811
+    model, path = tiny_model
+    with pytest.raises(SpecError, match="nearest feasible spec"):
+        design("gain>=400dB", model=model)
+    r = CliRunner().invoke(cli, ["design", "--spec", "gain>=400dB", "--model", str(path)])
+    assert r.exit_code == 1 and "nearest feasible spec" in r.output
