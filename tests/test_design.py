@@ -60,3 +60,40 @@ def test_infeasible_spec_is_a_clear_error(tiny_model):  # noqa: F811
         design("gain>=400dB", model=model)
     r = CliRunner().invoke(cli, ["design", "--spec", "gain>=400dB", "--model", str(path)])
     assert r.exit_code == 1 and "nearest feasible spec" in r.output
+
+
+@pytest.mark.ngspice
+def test_evaluate_auto_design_cli(tiny_model, tmp_path):  # noqa: F811
+    import json
+
+    from test_model import small_bench
+
+    from cktgen_eda.data.store import write_benchmark
+
+    _, path = tiny_model
+    bench = write_benchmark(small_bench(), tmp_path / "small.npz")
+    args = [
+        "evaluate",
+        "--task",
+        "auto-design",
+        "--dataset",
+        str(bench),
+        "--model",
+        str(path),
+        "--targets",
+        "2",
+        "--random",
+        "1",
+        "--budget",
+        "8",
+        "--json",
+        "--plot",
+        str(tmp_path / "ad.png"),
+    ]
+    r = CliRunner().invoke(cli, args)
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output[r.output.index("{") :])
+    assert [row["kind"] for row in out["rows"]] == ["class", "class", "random"]
+    assert out["summary"]["all"]["targets"] == 3 and (tmp_path / "ad.png").exists()
+    for row in out["rows"]:
+        assert row["met"] == (row["best_fom"] is not None)

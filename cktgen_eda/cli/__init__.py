@@ -218,6 +218,7 @@ def verify(
 # Command groups in their own modules register themselves on ``cli``.
 from . import dataset as _dataset  # noqa: E402, F401
 from . import design as _design  # noqa: E402, F401
+from . import evaluate as _evaluate  # noqa: E402, F401
 from . import kicad as _kicad  # noqa: E402, F401
 from . import model as _model  # noqa: E402, F401
 from . import plugins as _plugins  # noqa: E402, F401

@@ -1,0 +1,1 @@
+"""Evaluation tasks (the paper's protocols, judged by ngspice)."""
