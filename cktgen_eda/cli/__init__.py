@@ -62,6 +62,15 @@ _out_option = click.option(
     help="Write to this file (atomically) instead of stdout.",
 )
 _force_option = click.option("--force", is_flag=True, help="Overwrite an existing output file.")
+_workers_option = click.option(
+    "--workers", type=click.IntRange(1, 64), help="Simulator processes [default: 2]."
+)
+_model_option = click.option(
+    "--model",
+    "model_name",
+    metavar="NAME|PATH",
+    help="Shipped model name or checkpoint [default: ocb101].",
+)
 
 
 @cli.command("to-spice")
@@ -143,7 +152,7 @@ def from_spice(netlist: Path, out: Path | None, force: bool, out_net: str) -> No
     show_default=True,
     help="Output node of plain SPICE decks (.cir/.sp).",
 )
-@click.option("--workers", type=click.IntRange(1, 64), help="Simulator processes [default: 2].")
+@_workers_option
 @click.option(
     "--timeout",
     "timeout_s",

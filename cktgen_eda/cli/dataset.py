@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from . import _force_option, cli
+from . import _force_option, _workers_option, cli
 
 
 @cli.group("dataset")
@@ -55,7 +55,7 @@ def _labels(source: str):
     help="Circuits (split scaled to match).",
 )
 @click.option("--seed", type=int, help="Seed [default: the recipe's].")
-@click.option("--workers", type=click.IntRange(1, 64), help="Simulator processes [default: 2].")
+@_workers_option
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from . import _force_option, cli
+from . import _force_option, _model_option, _workers_option, cli
 
 
 @cli.command("design")
@@ -48,12 +48,7 @@ from . import _force_option, cli
     help="Bandit: UCB1 or Thompson sampling.",
 )
 @click.option("--seconds", type=click.FloatRange(0.1), help="Also stop after this wall time.")
-@click.option(
-    "--model",
-    "model_name",
-    metavar="NAME|PATH",
-    help="Shipped model name or checkpoint [default: ocb101].",
-)
+@_model_option
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option(
     "--out",
@@ -68,7 +63,7 @@ from . import _force_option, cli
 )
 @_force_option
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-@click.option("--workers", type=click.IntRange(1, 64), help="Simulator processes [default: 2].")
+@_workers_option
 def design(
     spec_text: str,
     budget: int,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from . import cli
+from . import _model_option, cli
 
 
 @cli.command("evaluate")
@@ -19,12 +19,7 @@ from . import cli
     help="Protocol to run (the others arrive with issue 6).",
 )
 @click.option("--dataset", default="ocb101", show_default=True)
-@click.option(
-    "--model",
-    "model_name",
-    metavar="NAME|PATH",
-    help="Shipped model name or checkpoint [default: ocb101].",
-)
+@_model_option
 @click.option(
     "--targets",
     "n_classes",

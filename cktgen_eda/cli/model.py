@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from ..errors import CktGenError
-from . import _force_option, cli
+from . import _force_option, _model_option, _workers_option, cli
 
 
 class _FormatError(click.ClickException):
@@ -67,12 +67,7 @@ def _parse_class(text: str | None) -> tuple[int, int, int] | None:
     show_default=True,
     help="Candidates to generate.",
 )
-@click.option(
-    "--model",
-    "model_name",
-    metavar="NAME|PATH",
-    help="Shipped model name or checkpoint [default: ocb101].",
-)
+@_model_option
 @click.option("--seed", type=int, default=0, show_default=True, help="Sampling seed.")
 @click.option("--verify", is_flag=True, help="Simulate every candidate with ngspice and rank.")
 @click.option(
@@ -97,7 +92,7 @@ def _parse_class(text: str | None) -> tuple[int, int, int] | None:
 )
 @_force_option
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-@click.option("--workers", type=click.IntRange(1, 64), help="Simulator processes [default: 2].")
+@_workers_option
 def generate(
     spec_text: str | None,
     spec_class: str | None,
