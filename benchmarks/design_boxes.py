@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 import time
 
 from cktgen_eda.data.dataset import split_datasets
 from cktgen_eda.data.store import load_benchmark
 from cktgen_eda.design import design
-from cktgen_eda.spec import Interval, Spec
+from cktgen_eda.evaluation.boxes import spec_boxes
 from cktgen_eda.training.checkpoint import load_model
 
 
@@ -28,19 +27,24 @@ def main() -> None:
     args = ap.parse_args()
     bench = load_benchmark("ocb101")
     _, _, cleaned = split_datasets(bench, drop_invalid=True)
-    rows = [int(r) for r in cleaned.test_rows if bench["valid"][r]]
-    rng, model, out = random.Random(args.seed), load_model("ocb101"), []
-    for _ in range(args.specs):
-        r = rng.choice(rows)
-        g, u, p = (float(bench[c][r]) for c in ("gain_db", "ugf_hz", "pm_deg"))
-        spec = Spec(Interval(g - 20, g + 20), Interval(u / 2, u * 2), Interval(p - 30, p + 30))
+    model, out = load_model("ocb101"), []
+    for spec in spec_boxes(bench, cleaned.test_rows, args.specs, args.seed):
         t0 = time.perf_counter()
         res = design(spec, budget=args.budget, model=model, seed=args.seed)
-        out.append({"spec": spec.to_text(), "met": res.best is not None,
-                     "feasible": res.feasible, "seconds": time.perf_counter() - t0})
-    summary = {"specs": len(out), "budget": args.budget,
-               "met": sum(o["met"] for o in out) / len(out),
-               "seconds_per_spec": sum(o["seconds"] for o in out) / len(out)}
+        out.append(
+            {
+                "spec": spec.to_text(),
+                "met": res.best is not None,
+                "feasible": res.feasible,
+                "seconds": time.perf_counter() - t0,
+            }
+        )
+    summary = {
+        "specs": len(out),
+        "budget": args.budget,
+        "met": sum(o["met"] for o in out) / len(out),
+        "seconds_per_spec": sum(o["seconds"] for o in out) / len(out),
+    }
     print(json.dumps(summary))
     if args.json:
         with open(args.json, "w") as f:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 import time
 
 import numpy as np
@@ -24,9 +23,9 @@ import torch
 from cktgen_eda.data.dataset import CircuitDataset, clean, collate, split_datasets
 from cktgen_eda.data.store import load_benchmark, unlabelled
 from cktgen_eda.errors import CktGenError
+from cktgen_eda.evaluation.boxes import spec_boxes
 from cktgen_eda.generation import generate
 from cktgen_eda.netlist.ngspice import verify
-from cktgen_eda.spec import Interval, Spec
 from cktgen_eda.training.checkpoint import load_model
 from cktgen_eda.training.train import test_classes
 
@@ -111,13 +110,8 @@ def diversity(mu: np.ndarray, labels, seed: int, pairs: int = 20000) -> tuple[fl
 
 
 def spec_hits(model, bench, rows, n_specs: int, seed: int, rerank: int = 1) -> dict:
-    rng = random.Random(seed)
-    valid_rows = [int(r) for r in rows if bench["valid"][r]]
     hits, times = 0, []
-    for k in range(n_specs):
-        r = rng.choice(valid_rows)
-        g, u, p = (float(bench[c][r]) for c in ("gain_db", "ugf_hz", "pm_deg"))
-        spec = Spec(Interval(g - 20, g + 20), Interval(u / 2, u * 2), Interval(p - 30, p + 30))
+    for k, spec in enumerate(spec_boxes(bench, rows, n_specs, seed)):
         t0 = time.perf_counter()
         try:
             res = generate(spec, n=16, model=model, seed=k, verify=True, rerank=rerank)
