@@ -224,11 +224,30 @@ def models(as_json: bool) -> None:
     "--dataset", default="ocb101", show_default=True, help="Shipped dataset name or benchmark .npz."
 )
 @click.option(
+    "--model",
+    "kind",
+    default="cktgen",
+    show_default=True,
+    type=click.Choice(["cktgen", "pace", "cktgnn", "cvaegan", "ldt"]),
+    help="Method: CktGen or one of the paper's baselines (docs/results.md).",
+)
+@click.option(
     "--preset",
     default="cpu",
     show_default=True,
-    type=click.Choice(["cpu", "paper", "tiny"]),
-    help="Model size preset.",
+    help="Config preset: cpu, tiny; CktGen also paper, recon (circuit VAE, Table 5).",
+)
+@click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    metavar="FIELD=VALUE",
+    help="Override a config field, e.g. --set w_kl=0 (the w/o-KL ablation). Repeatable.",
+)
+@click.option(
+    "--init",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Start from this checkpoint; for --model ldt: the frozen VAE (a recon model).",
 )
 @click.option("--epochs", type=click.IntRange(1), default=128, show_default=True)
 @click.option("--batch-size", type=click.IntRange(1), default=128, show_default=True)
@@ -252,7 +271,10 @@ def models(as_json: bool) -> None:
 @click.option("--resume", is_flag=True, help="Continue from OUT/last.pt.")
 def train(
     dataset: str,
+    kind: str,
     preset: str,
+    sets: tuple[str, ...],
+    init: Path | None,
     epochs: int,
     batch_size: int,
     lr: float,
@@ -261,7 +283,7 @@ def train(
     out_dir: Path,
     resume: bool,
 ) -> None:
-    """Train CktGen on a benchmark (CPU; progress bar, JSON-lines log, checkpoints).
+    """Train CktGen or a baseline on a benchmark (progress bar, JSON-lines log, checkpoints).
 
     Writes OUT/log.jsonl, OUT/last.pt (every validation, with the optimizer, for
     --resume) and OUT/best.pt (best verified class accuracy). docs/training.md records
@@ -270,20 +292,45 @@ def train(
     \b
     Example:
       cktgen-eda train --dataset ocb101 --epochs 128 --out runs/ocb101
+      cktgen-eda train --model pace --epochs 64 --out runs/pace
+      cktgen-eda train --preset recon --out runs/vae
+      cktgen-eda train --model ldt --init runs/vae/best.pt --out runs/ldt
     """
     from ..training.train import TrainConfig
     from ..training.train import train as run_train
 
     if (out_dir / "last.pt").exists() and not resume:
         raise click.ClickException(f"{out_dir} already holds a run; use --resume or another --out")
+    overrides = _parse_sets(sets)
+    if kind == "ldt" and init is None:
+        raise click.ClickException("--model ldt needs --init VAE_CHECKPOINT (a recon model)")
     cfg = TrainConfig(
         dataset=dataset,
+        model=kind,
         preset=preset,
+        init=str(init or ""),
         epochs=epochs,
         batch_size=batch_size,
         lr=lr,
         seed=seed,
         eval_every=eval_every,
     )
-    best = run_train(cfg, out_dir, resume=resume, progress=True)
+    try:
+        best = run_train(cfg, out_dir, resume=resume, progress=True, overrides=overrides)
+    except CktGenError as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo(f"best checkpoint: {best}")
+
+
+def _parse_sets(sets: tuple[str, ...]) -> dict:
+    """``FIELD=VALUE`` pairs → overrides; values parsed as JSON where they can be."""
+    out = {}
+    for item in sets:
+        field, sep, value = item.partition("=")
+        if not sep or not field:
+            raise click.BadParameter(f"{item!r} is not FIELD=VALUE", param_hint="--set")
+        try:
+            out[field] = json.loads(value)
+        except json.JSONDecodeError:
+            out[field] = value
+    return out

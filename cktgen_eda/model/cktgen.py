@@ -47,9 +47,10 @@ class CktGenConfig:
     w_pos: float = 1.0
     w_size: float = 1.0
     w_edge: float = 1.0
-    w_kl: float = 1e-4
+    w_kl: float = 1e-4  # 0: the "w/o KL" ablation (paper Table 2)
     tau: float = 0.1
-    w_align: float = 1.0
+    w_align: float = 1.0  # InfoNCE + guidance + feature alignment; 0: "w/o alignment"
+    spec_path: bool = True  # False: a plain circuit VAE (recon preset, LDT's frozen VAE)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -69,6 +70,10 @@ PRESETS = {
     "paper": CktGenConfig(
         d_enc=128, latent=64, d_gen=512, enc_layers=4, gen_layers=4, heads=8, ff=512
     ),
+    # Reconstruction / unconditional generation (paper §3.4, Table 5) and LDT's frozen VAE:
+    # the circuit VAE alone (no spec encoder losses) with a 10× larger KL weight, so that
+    # prior samples land where the decoder was trained.
+    "recon": CktGenConfig(w_kl=1e-3, spec_path=False),
     "tiny": CktGenConfig(
         d_enc=32,
         latent=16,
@@ -102,6 +107,8 @@ def kl_normal(mu_q, logvar_q, mu_p=None, logvar_p=None) -> torch.Tensor:
 class CktGen(nn.Module):
     """The full model: circuit encoder, spec encoder, guidance heads and generator."""
 
+    kind = "cktgen"
+
     def __init__(self, config: CktGenConfig, scheme: SpecScheme, with_encoder: bool = True):
         super().__init__()
         self.config, self.scheme = config, scheme
@@ -127,6 +134,8 @@ class CktGen(nn.Module):
         """Total loss and its named terms (floats) for one batch."""
         c = self.config
         mu_c, lv_c = self.circuit_encoder(b)
+        if not c.spec_path:
+            return self._vae_loss(b, mu_c, lv_c)
         mu_s, lv_s = self.spec_encoder(self.classes(b))
         z_c = mu_c + torch.randn_like(mu_c) * (0.5 * lv_c).exp()
         z_s = mu_s + torch.randn_like(mu_s) * (0.5 * lv_s).exp()
@@ -150,7 +159,9 @@ class CktGen(nn.Module):
         cls = self.classes(b)
         guide = sum(F.cross_entropy(h(z_c), cls[:, k]) for k, h in enumerate(self.guidance))
         align = F.smooth_l1_loss(z_c, z_s)
-        total = 2 * recon + c.w_kl * kl + c.w_align * (nce + guide + align)
+        total = 2 * recon + c.w_kl * kl
+        if c.w_align:
+            total = total + c.w_align * (nce + guide + align)
         terms = {
             "loss": total,
             "recon": recon,
@@ -161,6 +172,41 @@ class CktGen(nn.Module):
             **{f"rec_{k}": v for k, v in rec.items()},
         }
         return total, {k: float(v.detach()) for k, v in terms.items()}
+
+    def _vae_loss(self, b: Batch, mu_c, lv_c) -> tuple[torch.Tensor, dict[str, float]]:
+        """Circuit VAE only: reconstruction from z_c + w_KL·KL(q_c ‖ N(0, I))."""
+        c = self.config
+        z_c = mu_c + torch.randn_like(mu_c) * (0.5 * lv_c).exp()
+        rec = self.generator(z_c, b)
+        recon = (
+            c.w_type * rec["type"]
+            + c.w_pos * rec["pos"]
+            + c.w_size * rec["size"]
+            + c.w_edge * rec["edge"]
+        )
+        kl = kl_normal(mu_c, lv_c)
+        total = 2 * recon + c.w_kl * kl
+        terms = {"loss": total, "recon": recon, "kl": kl, **{f"rec_{k}": v for k, v in rec.items()}}
+        return total, {k: float(v.detach()) for k, v in terms.items()}
+
+    @torch.no_grad()
+    def decode(
+        self, z: torch.Tensor, generator: torch.Generator | None = None, greedy: bool = False
+    ) -> list[Decoded]:
+        """Decode latents z [B, latent] (prior samples for unconditional generation)."""
+        return self.generator.sample(z, generator, greedy)
+
+    @torch.no_grad()
+    def embed_circuits(self, b: Batch) -> torch.Tensor:
+        """μ_c [B, latent] of the circuits (needs the circuit encoder)."""
+        if self.circuit_encoder is None:
+            raise CktGenError("circuit latents need the circuit encoder (with_encoder=True)")
+        return self.circuit_encoder(b)[0]
+
+    @torch.no_grad()
+    def embed_specs(self, classes: torch.Tensor) -> torch.Tensor:
+        """μ_s [B, latent] of spec classes [B, 3]."""
+        return self.spec_encoder(classes)[0]
 
     @torch.no_grad()
     def encode_specs(

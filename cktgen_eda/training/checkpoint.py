@@ -18,14 +18,14 @@ from .. import __version__
 from ..data.dataset import SpecScheme
 from ..errors import CktGenError
 from ..fileio import atomic_write
-from ..model.cktgen import CktGen, CktGenConfig
+from ..model.registry import build_model, config_from_dict
 
 DEFAULT_MODEL = "ocb101"
 
 
 def save_checkpoint(
     path: str | Path,
-    model: CktGen,
+    model: Any,
     info: dict[str, Any],
     optimizer: torch.optim.Optimizer | None = None,
 ) -> Path:
@@ -33,6 +33,7 @@ def save_checkpoint(
     state = {
         "format": "cktgen-eda/checkpoint",
         "version": __version__,
+        "kind": model.kind,
         "config": model.config.to_dict(),
         "scheme": model.scheme.to_dict(),
         "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
@@ -80,21 +81,25 @@ def model_path(name_or_path: str | Path | None) -> Path:
     return path
 
 
-def load_model(name_or_path: str | Path | None = None, with_encoder: bool = False) -> CktGen:
+def load_model(name_or_path: str | Path | None = None, with_encoder: bool = False):
     """Load a model for inference (eval mode); ``info`` holds its metrics and provenance.
 
+    The checkpoint's ``kind`` (default ``cktgen``) picks the model class (model/registry.py).
     Without ``with_encoder`` the circuit encoder is skipped: generation needs only the spec
     encoder and the generator, and torch-geometric stays unloaded.
     """
     state = read_checkpoint(model_path(name_or_path))
-    model = CktGen(
-        CktGenConfig.from_dict(state["config"]),
+    kind = state.get("kind", "cktgen")
+    model = build_model(
+        kind,
+        config_from_dict(kind, state["config"]),
         SpecScheme.from_dict(state["scheme"]),
         with_encoder=with_encoder,
     )
     weights = state["model"]
     if not with_encoder:
-        weights = {k: v for k, v in weights.items() if not k.startswith("circuit_encoder.")}
+        expected = set(model.state_dict())
+        weights = {k: v for k, v in weights.items() if k in expected}
     model.load_state_dict(weights)
     model.info = state["info"]
     return model.eval()

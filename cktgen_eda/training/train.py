@@ -24,7 +24,7 @@ from ..data.dataset import collate, joint_key, split_datasets, split_key
 from ..data.store import load_benchmark
 from ..data.validity import same_dag
 from ..errors import CktGenError
-from ..model.cktgen import CktGen, preset
+from ..model.registry import build_model, make_config
 from .checkpoint import read_checkpoint, save_checkpoint
 
 
@@ -33,6 +33,7 @@ class TrainConfig:
     """Run settings (the model's are in ``CktGenConfig``)."""
 
     dataset: str = "ocb101"
+    model: str = "cktgen"  # kind: cktgen, pace, cktgnn, cvaegan, ldt (model/registry.py)
     preset: str = "cpu"
     epochs: int = 128
     batch_size: int = 128
@@ -43,7 +44,7 @@ class TrainConfig:
     threads: int = 2
     minutes: float = 0.0  # > 0: stop after this wall time; the LR schedule follows it
     device: str = "cpu"
-    init: str = ""  # start from this checkpoint's weights (fine-tuning), fresh optimizer
+    init: str = ""  # start from this checkpoint's weights (fine-tuning); for ldt: the VAE
     drop_invalid: bool = True  # train on measured circuits only (see docs/training.md)
 
 
@@ -69,14 +70,12 @@ def train(
     bench = load_benchmark(cfg.dataset)
     train_ds, test_ds, cleaned = split_datasets(bench, drop_invalid=cfg.drop_invalid)
     dev = torch.device(cfg.device)
-    model = CktGen(preset(cfg.preset, **(overrides or {})), cleaned.scheme).to(dev)
-    if cfg.init:
-        state = read_checkpoint(cfg.init)
-        model.load_state_dict(state["model"])
-        info_init = {"init": cfg.init, "init_epochs": state["info"].get("epoch")}
-    else:
-        info_init = {}
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    model, info_init = _new_model(cfg, cleaned.scheme, overrides or {})
+    if cfg.model == "ldt":
+        model.prepare(train_ds)  # latent statistics of the frozen VAE
+    model.to(dev)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(trainable, lr=cfg.lr, weight_decay=cfg.weight_decay)
     start, best, spent = 0, -1.0, 0.0
     if resume and (out / "last.pt").exists():
         state = read_checkpoint(out / "last.pt")
@@ -95,8 +94,8 @@ def train(
     )
     print(
         f"training {cfg.dataset}: {len(train_ds)} train / {len(test_ds)} test circuits, "
-        f"{sum(p.numel() for p in model.parameters()):,} parameters, preset {cfg.preset}, "
-        f"{cfg.device}",
+        f"{sum(p.numel() for p in trainable):,} trainable parameters, {cfg.model} preset "
+        f"{cfg.preset}, {cfg.device}",
         file=sys.stderr,
     )
     log = (out / "log.jsonl").open("a")
@@ -121,7 +120,7 @@ def train(
             loss, terms = model.loss(collate(train_ds.__getitems__(idx)).to(dev))
             opt.zero_grad(set_to_none=True)
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            torch.nn.utils.clip_grad_norm_(trainable, 1.0)
             opt.step()
             for key, v in terms.items():
                 sums[key] = sums.get(key, 0.0) + v
@@ -167,6 +166,23 @@ def train(
     return out / ("best.pt" if cfg.eval_every else "last.pt")
 
 
+def _new_model(cfg: TrainConfig, scheme, overrides: dict[str, Any]):
+    """The model to train and provenance of its initial weights."""
+    if cfg.model == "ldt":
+        from ..model.baselines.ldt import LDT
+
+        if not cfg.init:
+            raise CktGenError("ldt trains on a frozen VAE: give its checkpoint as init")
+        model = LDT.from_vae(cfg.init, scheme, **overrides)
+        return model, {"vae": cfg.init}
+    model = build_model(cfg.model, make_config(cfg.model, cfg.preset, **overrides), scheme)
+    if not cfg.init:
+        return model, {}
+    state = read_checkpoint(cfg.init)
+    model.load_state_dict(state["model"])
+    return model, {"init": cfg.init, "init_epochs": state["info"].get("epoch")}
+
+
 def _bar(total: int, desc: str, enabled: bool):
     if not enabled:
         return None
@@ -184,7 +200,7 @@ def test_classes(test_ds) -> list[tuple[int, int, int]]:
 
 @torch.no_grad()
 def evaluate(
-    model: CktGen, test_ds, rounds: int = 1, seed: int = 0, workers: int | None = None
+    model, test_ds, rounds: int = 1, seed: int = 0, workers: int | None = None
 ) -> dict[str, float]:
     """Reconstruction accuracy, validity and verified class accuracy on the test split."""
     from ..netlist.ngspice import verify

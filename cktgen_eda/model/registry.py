@@ -1,0 +1,56 @@
+"""Model kinds by name: CktGen and the paper's baselines (paper §2.3, Fig. 5).
+
+Each kind maps to a module holding the model class, its config dataclass and ``PRESETS``;
+modules are imported on first use, so loading CktGen never imports the baselines.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from importlib import import_module
+from typing import Any
+
+from ..data.dataset import SpecScheme
+from ..errors import CktGenError
+
+# kind → (module, model class, config class)
+KINDS = {
+    "cktgen": ("cktgen_eda.model.cktgen", "CktGen", "CktGenConfig"),
+    "pace": ("cktgen_eda.model.baselines.pace", "PACE", "PACEConfig"),
+    "cktgnn": ("cktgen_eda.model.baselines.cktgnn", "CktGNN", "CktGNNConfig"),
+    "cvaegan": ("cktgen_eda.model.baselines.cvaegan", "CVAEGAN", "CVAEGANConfig"),
+    "ldt": ("cktgen_eda.model.baselines.ldt", "LDT", "LDTConfig"),
+}
+
+
+def _parts(kind: str) -> tuple[Any, Any, dict]:
+    if kind not in KINDS:
+        raise CktGenError(f"unknown model kind {kind!r}; known: {', '.join(KINDS)}")
+    mod_name, cls_name, cfg_name = KINDS[kind]
+    mod = import_module(mod_name)
+    return getattr(mod, cls_name), getattr(mod, cfg_name), mod.PRESETS
+
+
+def model_class(kind: str):
+    return _parts(kind)[0]
+
+
+def config_from_dict(kind: str, d: dict[str, Any]):
+    return _parts(kind)[1].from_dict(d)
+
+
+def make_config(kind: str, preset: str = "cpu", **overrides: Any):
+    """The named preset of a kind, with field overrides (unknown fields are an error)."""
+    _, cfg_cls, presets = _parts(kind)
+    if preset not in presets:
+        raise CktGenError(f"unknown preset {preset!r} for {kind}; known: {', '.join(presets)}")
+    names = set(cfg_cls.__dataclass_fields__)
+    bad = sorted(set(overrides) - names)
+    if bad:
+        raise CktGenError(f"{kind} config has no field {bad[0]!r}")
+    return replace(presets[preset], **overrides)
+
+
+def build_model(kind: str, config, scheme: SpecScheme, with_encoder: bool = True):
+    """A fresh model of ``kind`` from its config."""
+    return model_class(kind)(config, scheme, with_encoder=with_encoder)
