@@ -171,9 +171,20 @@ class CircuitGenerator(nn.Module):
     # ----------------------------------------------------------------- sampling
     @torch.inference_mode()
     def sample(
-        self, z: torch.Tensor, generator: torch.Generator | None = None, greedy: bool = False
+        self,
+        z: torch.Tensor,
+        generator: torch.Generator | None = None,
+        greedy: bool = False,
+        grammar: bool = True,
     ) -> list[Decoded]:
-        """Decode each latent z [B, latent] into a circuit (see module docstring)."""
+        """Decode each latent z [B, latent] into a circuit (see module docstring).
+
+        ``grammar=False`` decodes unconstrained, as the PACE and CktGNN baselines do (paper
+        §2.3): node 0 is still the input (type 0, position 0), then any of the 26 types and
+        8 positions, and an edge j → t from every earlier node j with probability
+        σ(logit) (greedy: logit > 0). Decodes may then be invalid circuits; a row that
+        reaches ``max_n`` nodes without an output is returned with ``complete=False``.
+        """
         B, dev, n = z.shape[0], z.device, self.max_n
         rows = torch.arange(B, device=dev)
         types = torch.full((B, n), PAD_TYPE, dtype=torch.long, device=dev)
@@ -186,6 +197,7 @@ class CircuitGenerator(nn.Module):
         done = torch.zeros(B, dtype=torch.bool, device=dev)
         length = torch.full((B,), n, dtype=torch.long, device=dev)
         allowed = ALLOWED.to(dev)
+        anything = torch.ones(B, max(N_TYPES, N_POSITIONS), dtype=torch.bool, device=dev)
         cache: list[list[torch.Tensor]] = [[] for _ in self.transformer.layers]
         outs = [self._step(cache, self.z_proj(z), 0)]  # H[:, 0]: sees z only
         for t in range(n):
@@ -193,6 +205,10 @@ class CircuitGenerator(nn.Module):
             if t == 0:  # the input node
                 ty = torch.zeros(B, dtype=torch.long, device=dev)
                 po = torch.zeros(B, dtype=torch.long, device=dev)
+            elif not grammar:  # any type, then any position
+                ty = _pick(self.type_head(h), anything[:, :N_TYPES], generator, greedy)
+                pos_logits = self.pos_head(torch.cat([h, self.type_emb(ty)], -1))
+                po = _pick(pos_logits, anything[:, :N_POSITIONS], generator, greedy)
             else:
                 free = allowed[None] & ~used[:, None, :]  # (B, types, positions)
                 free[:, :, 3] &= used[:, None, 2]  # stages in order: S2 after S1, S3 after S2
@@ -215,6 +231,11 @@ class CircuitGenerator(nn.Module):
             if t > 0:
                 keys = self.edge_key(torch.stack(outs[1 : t + 1], 1))  # H of nodes 0…t−1
                 logits = self._edge_logits(self.edge_query(ctx), keys)
+            if t > 0 and not grammar:  # every earlier node, independently
+                p_edge = logits.sigmoid()
+                e = logits > 0 if greedy else torch.bernoulli(p_edge, generator=generator) > 0
+                adj[live, :t, t] = e[live]
+            elif t > 0:
                 open_side = ~is_main[:, :t] & ~adj[:, :t, :t].any(-1)  # side, no successor yet
                 # main node: its chain predecessor, plus open side paths the model picks (the
                 # output takes every open one); side node: exactly one main predecessor.

@@ -111,10 +111,9 @@ def train(
         sums: dict[str, float] = {}
         bar = _bar(len(batches), f"epoch {epoch + 1}/{cfg.epochs}", progress)
         for k, idx in enumerate(batches):
-            if cfg.minutes:
-                frac = (spent + time.perf_counter() - t0) / (60 * cfg.minutes)
-            else:
-                frac = (epoch * steps + k) / (cfg.epochs * steps)
+            frac = (epoch * steps + k) / (cfg.epochs * steps)
+            if cfg.minutes:  # whichever budget runs out first drives the schedule
+                frac = max(frac, (spent + time.perf_counter() - t0) / (60 * cfg.minutes))
             for group in opt.param_groups:
                 group["lr"] = lr_at(frac, cfg.lr)
             loss, terms = model.loss(collate(train_ds.__getitems__(idx)).to(dev))

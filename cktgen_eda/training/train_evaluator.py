@@ -152,7 +152,8 @@ def train_evaluator(
         log.flush()
         if epoch % SAVE_EVERY == 0:
             save_evaluator(out, ev, {**info, "epochs": epoch, "train_seconds": spent})
-    report = {**evaluate_evaluator(ev, test_ds), "epochs": epoch, "train_seconds": spent}
+    held_out = evaluate_evaluator(ev, test_ds) if len(test_ds) else {"n": 0}
+    report = {**held_out, "epochs": epoch, "train_seconds": spent}
     log.write(json.dumps({"test": report}) + "\n")
     log.close()
     print(json.dumps({k: round(v, 4) for k, v in report.items()}), file=sys.stderr)

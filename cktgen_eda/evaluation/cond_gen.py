@@ -1,0 +1,176 @@
+"""Specification-conditioned generation (paper §3.2, ocb-format.md §5.3), two judges.
+
+Protocol: the cleaned test set grouped by joint class (N clusters); in each of ``rounds``
+rounds one random test circuit per cluster is the target, and the model generates one
+circuit for its spec. The surrogate evaluator embeds the generated circuits and the target
+specs: retrieval precision R@1/2/3, Spec-Acc, MM-D, FID (against the sampled test
+circuits), Inter-D / Intra-D, plus validity and ms per circuit. ngspice then measures every
+valid generated circuit: verified Spec-Acc (measured joint class == target) and verified
+per-attribute shares.
+
+Validity is CktGen's ``is_valid_Circuit``; "buildable" is our stricter ``Circuit.validate``
+(the OCB testbench can lay the circuit out). A decode that is not buildable cannot be
+embedded as a circuit: it counts as a miss for R@k and both
+Spec-Accs and is left out of MM-D, FID and the diversities.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..data.dataset import collate, joint_key
+from ..errors import CktGenError
+from . import metrics
+
+
+def clusters(test_ds) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Distinct test joint classes [N, 3] (sorted by key) and the dataset indices of each."""
+    b = test_ds.all()
+    keys = joint_key(b.gain, b.bw, b.pm).numpy()
+    classes = torch.stack([b.gain, b.bw, b.pm], -1).numpy()
+    uniq = np.unique(keys)
+    members = [np.flatnonzero(keys == k) for k in uniq]
+    return np.stack([classes[m[0]] for m in members]), members
+
+
+def run(
+    model,
+    evaluator,
+    test_ds,
+    rounds: int = 120,
+    seed: int = 0,
+    verify: bool = True,
+    workers: int | None = None,
+    progress: bool = True,
+    pairs: int = 100,
+) -> dict[str, Any]:
+    """All metrics of one model on one test split (see module docstring)."""
+    classes, members = clusters(test_ds)
+    n = len(classes)
+    rng = np.random.default_rng(seed)
+    g = torch.Generator().manual_seed(seed)
+    targets = np.stack([[m[rng.integers(len(m))] for m in members] for _ in range(rounds)])
+    cls_t = torch.as_tensor(classes)
+    decoded, gen_s = [], 0.0
+    bar = _bar(rounds, "generating", progress)
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        decoded.extend(model.generate(cls_t, g))
+        gen_s += time.perf_counter() - t0
+        if bar is not None:
+            bar.update(1)
+    if bar is not None:
+        bar.close()
+    circuits = [_circuit(d) for d in decoded]
+    valid = np.array([c is not None for c in circuits])
+    want = np.tile(classes, (rounds, 1))
+    out: dict[str, Any] = {
+        "clusters": n,
+        "rounds": rounds,
+        "generated": len(decoded),
+        "validity": metrics.validity(decoded),  # CktGen's is_valid_Circuit
+        "buildable": float(valid.mean()),  # passes Circuit.validate: the testbench builds it
+        "ms_per_circuit": 1000 * gen_s / len(decoded),
+    }
+    out.update(_surrogate(evaluator, circuits, valid, want, classes, targets, test_ds, rng, pairs))
+    if verify:
+        out.update(_verified(circuits, want, workers))
+    return out
+
+
+def _surrogate(evaluator, circuits, valid, want, classes, targets, test_ds, rng, pairs) -> dict:
+    rounds, n = targets.shape
+    scored = evaluator.score_circuits(circuits)
+    emb = scored["embedding"]
+    pred = np.stack([scored[k] for k in ("gain", "bw", "pm")], -1)  # −1 where invalid
+    with torch.no_grad():
+        spec = evaluator.eval().embed_specs(torch.as_tensor(classes)).numpy()
+        truth = []
+        for r in range(rounds):
+            b = collate(test_ds.__getitems__(targets[r].tolist()))
+            truth.append(evaluator.embed_circuits(b).numpy())
+    truth = np.concatenate(truth)
+    hits = {k: 0 for k in (1, 2, 3)}
+    for r in range(rounds):
+        sl = slice(r * n, (r + 1) * n)
+        ok = np.flatnonzero(valid[sl])
+        if len(ok) == 0:
+            continue
+        sim = metrics.cosine_matrix(emb[sl][ok], spec)
+        own = sim[np.arange(len(ok)), ok]
+        rank = (sim >= own[:, None]).sum(1)  # strict: a tie is not a hit
+        for k in hits:
+            hits[k] += int((rank <= k).sum())
+    total = rounds * n
+    acc = metrics.spec_accuracy(pred, want)
+    out = {f"top{k}": v / total for k, v in hits.items()}
+    out.update({"spec_acc": acc["joint"]})
+    out.update({f"spec_acc_{k}": acc[k] for k in ("gain", "bw", "pm")})
+    out.update({f"spec_acc_cum_{k}": acc[f"cum_{k}"] for k in ("gain", "gain_bw")})
+    if valid.any():
+        spec_rows = np.tile(spec, (rounds, 1))
+        out["mm_d"] = metrics.mm_distance(emb[valid], spec_rows[valid])
+        out["fid"] = metrics.fid(emb[valid], truth)
+        out.update(_diversity(emb.reshape(rounds, n, -1), valid.reshape(rounds, n), rng, pairs))
+        out["surrogate_fom_mean"] = float(np.nanmean(scored["fom"][valid]))
+    return out
+
+
+def _diversity(emb: np.ndarray, valid: np.ndarray, rng, pairs: int) -> dict[str, float]:
+    """Inter-D over each round's valid circuits (different specs), Intra-D over each spec's
+    valid circuits across rounds (same spec); ``metrics.diversity`` on masked grids."""
+    inter = [
+        metrics.pair_distance(emb[r][valid[r]], rng, min(pairs, int(valid[r].sum())))
+        for r in range(emb.shape[0])
+        if valid[r].sum() >= 2
+    ]
+    intra = [
+        metrics.pair_distance(emb[:, j][valid[:, j]], rng, min(pairs, int(valid[:, j].sum())))
+        for j in range(emb.shape[1])
+        if valid[:, j].sum() >= 2
+    ]
+    return {
+        "inter_d": float(np.mean(inter)) if inter else float("nan"),
+        "intra_d": float(np.mean(intra)) if intra else float("nan"),
+    }
+
+
+def _verified(circuits, want: np.ndarray, workers: int | None) -> dict[str, float]:
+    """ngspice-measured classes of the valid circuits against the targets."""
+    from ..netlist.ngspice import verify
+
+    ok = [c for c in circuits if c is not None]
+    results = iter(verify(ok, workers=workers, progress=True) if ok else [])
+    got = np.full((len(circuits), 3), -1)
+    for i, c in enumerate(circuits):
+        if c is None:
+            continue
+        m = next(results).measurement
+        if m is not None and m.valid:
+            got[i] = m.spec_class
+    acc = metrics.spec_accuracy(got, want)
+    return {
+        "verified_spec_acc": acc["joint"],
+        **{f"verified_{k}": acc[k] for k in ("gain", "bw", "pm")},
+        "simulated": float((got[:, 0] >= 0).mean()),
+    }
+
+
+def _circuit(d):
+    try:
+        return d.to_circuit()
+    except CktGenError:
+        return None
+
+
+def _bar(total: int, desc: str, enabled: bool):
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="round", file=sys.stderr, leave=False)
