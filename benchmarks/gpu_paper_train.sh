@@ -14,5 +14,5 @@ else
   unset CUDA_MPS_PIPE_DIRECTORY CUDA_MPS_LOG_DIRECTORY
   echo "MPS off"
 fi
-PYTHONPATH=. python3 benchmarks/paper_train.py "$OUT" --device cuda --minutes "${MINUTES:-7.2}" --pack
+PYTHONPATH=. python3 benchmarks/paper_train.py "$OUT" --device cuda --minutes "${MINUTES:-7.2}" --pack "$@"
 ls -la "$OUT"

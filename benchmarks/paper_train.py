@@ -37,6 +37,7 @@ MODELS = {
     "pace": ("pace", "cpu", {}),
     "cktgnn": ("cktgnn", "cpu", {}),
     "cvaegan": ("cvaegan", "cpu", {}),
+    "ldt": ("ldt", "cpu", {}),  # denoiser on the frozen DATASET_recon VAE (--vae-dir)
 }
 RUNS = [f"ocb101_{m}" for m in MODELS] + [
     f"ocb301_{m}" for m in ("cktgen", "recon", "pace", "cktgnn", "cvaegan")
@@ -46,7 +47,9 @@ EPOCHS = {"ocb101": 64, "ocb301": 16}
 BATCH = {"ocb101": 128, "ocb301": 256}
 
 
-def run_one(name: str, work: str, device: str, minutes: float, epochs: int, smoke: bool):
+def run_one(
+    name: str, work: str, device: str, minutes: float, epochs: int, smoke: bool, vae_dir: str
+):
     import torch
 
     from cktgen_eda.training.train import TrainConfig, train
@@ -64,6 +67,7 @@ def run_one(name: str, work: str, device: str, minutes: float, epochs: int, smok
         eval_every=0,
         device=device,
         threads=1,
+        init=str(Path(vae_dir) / f"{dataset}_recon.pt") if kind == "ldt" else "",
     )
     train(cfg, Path(work) / name, progress=False, overrides=overrides)
 
@@ -175,6 +179,7 @@ def main() -> None:
     ap.add_argument("--pack", action="store_true", help="float16 tar files into OUT")
     ap.add_argument("--unpack", metavar="PACK_DIR", help="restore checkpoints into OUT")
     ap.add_argument("--smoke", action="store_true", help="tiny presets, 1 epoch, CPU")
+    ap.add_argument("--vae-dir", default="runs/paper", help="DATASET_recon.pt for ldt runs")
     args = ap.parse_args()
     out = Path(args.out)
     if args.unpack:
@@ -188,7 +193,8 @@ def main() -> None:
     for n in args.only:
         epochs = 1 if args.smoke else EPOCHS[n.split("_", 1)[0]]
         p = ctx.Process(
-            target=run_one, args=(n, str(work), device, args.minutes, epochs, args.smoke)
+            target=run_one,
+            args=(n, str(work), device, args.minutes, epochs, args.smoke, args.vae_dir),
         )
         p.start()
         procs.append(p)
