@@ -29,6 +29,18 @@ from cktgen_eda.training.checkpoint import load_model, model_path
 RESULTS = Path(__file__).parent / "results" / "paper"
 
 
+def variant(name: str) -> tuple[str, dict]:
+    """``NAME+rerank4`` / ``NAME+greedy``: the checkpoint NAME with decoding options."""
+    base, _, opt = name.partition("+")
+    if not opt:
+        return base, {}
+    if opt == "greedy":
+        return base, {"greedy": True}
+    if opt.startswith("rerank"):
+        return base, {"rerank": int(opt[len("rerank") :])}
+    raise SystemExit(f"unknown variant {opt!r}")
+
+
 def checkpoint(runs: Path, name: str) -> Path:
     """``ocb101_shipped`` is the shipped model; anything else a file in ``runs``."""
     if name.endswith("_shipped"):
@@ -51,22 +63,26 @@ def main() -> None:
         dataset = name.split("_", 1)[0]
         bench = load_benchmark(dataset)
         train_ds, test_ds, _ = split_datasets(bench, drop_invalid=True)
-        path = checkpoint(args.runs, name)
+        base, options = variant(name)
+        path = checkpoint(args.runs, base)
         for task in args.task:
             t0 = time.time()
-            model = load_model(path, with_encoder=task != "cond-gen")
+            model = load_model(path, with_encoder=task != "cond-gen" or "rerank" in options)
             head = {
                 "name": name,
                 "task": task,
                 "dataset": dataset,
                 "kind": model.kind,
                 "checkpoint": str(path),
+                "decoding": options,
                 "config": model.config.to_dict(),
                 "train": {k: model.info.get(k) for k in ("epoch", "train_seconds", "train_config")},
             }
             if task == "cond-gen":
                 ev = load_evaluator(args.evaluator or dataset)
-                res = cond_gen.run(model, ev, test_ds, rounds=args.rounds, seed=args.seed)
+                res = cond_gen.run(
+                    model, ev, test_ds, rounds=args.rounds, seed=args.seed, **options
+                )
                 head["evaluator"] = ev.info.get("report")
             elif task == "recon":
                 res = recon.reconstruction(model, test_ds)

@@ -48,8 +48,12 @@ def run(
     workers: int | None = None,
     progress: bool = True,
     pairs: int = 100,
+    **generate_options: Any,
 ) -> dict[str, Any]:
-    """All metrics of one model on one test split (see module docstring)."""
+    """All metrics of one model on one test split (see module docstring).
+
+    ``generate_options`` go to ``model.generate`` (CktGen: ``greedy``, ``rerank``).
+    """
     classes, members = clusters(test_ds)
     n = len(classes)
     rng = np.random.default_rng(seed)
@@ -60,7 +64,7 @@ def run(
     bar = _bar(rounds, "generating", progress)
     for _ in range(rounds):
         t0 = time.perf_counter()
-        decoded.extend(model.generate(cls_t, g))
+        decoded.extend(model.generate(cls_t, g, **generate_options))
         gen_s += time.perf_counter() - t0
         if bar is not None:
             bar.update(1)
