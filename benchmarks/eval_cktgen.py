@@ -25,6 +25,7 @@ from cktgen_eda.data.store import load_benchmark, unlabelled
 from cktgen_eda.errors import CktGenError
 from cktgen_eda.evaluation.boxes import spec_boxes
 from cktgen_eda.generation import generate
+from cktgen_eda.model.generator import circuits_of
 from cktgen_eda.netlist.ngspice import verify
 from cktgen_eda.training.checkpoint import load_model
 from cktgen_eda.training.train import test_classes
@@ -43,12 +44,7 @@ def class_accuracy(
     ]
     gen_s = time.perf_counter() - t0
     wanted = classes * rounds
-    circuits = []
-    for d in decoded:
-        try:
-            circuits.append(d.to_circuit())
-        except CktGenError:
-            circuits.append(None)
+    circuits = circuits_of(decoded)
     ok = [c for c in circuits if c is not None]
     res = iter(verify(ok))
     right, joint, simulated = np.zeros(3), 0, 0

@@ -48,7 +48,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("runs", type=Path)
     ap.add_argument("out", type=Path)
-    ap.add_argument("--ldt", type=Path, default=Path("runs/ldt/ocb101/last.pt"))
+    ap.add_argument("--ldt", type=Path, default=Path("runs/paper/ocb101_ldt.pt"))
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     import matplotlib

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from ..data.dataset import collate, joint_key
-from ..errors import CktGenError
+from ..model.generator import circuits_of
 from . import metrics
 
 
@@ -70,7 +70,7 @@ def run(
             bar.update(1)
     if bar is not None:
         bar.close()
-    circuits = [_circuit(d) for d in decoded]
+    circuits = circuits_of(decoded)
     valid = np.array([c is not None for c in circuits])
     want = np.tile(classes, (rounds, 1))
     out: dict[str, Any] = {
@@ -163,13 +163,6 @@ def _verified(circuits, want: np.ndarray, workers: int | None) -> dict[str, floa
         **{f"verified_{k}": acc[k] for k in ("gain", "bw", "pm")},
         "simulated": float((got[:, 0] >= 0).mean()),
     }
-
-
-def _circuit(d):
-    try:
-        return d.to_circuit()
-    except CktGenError:
-        return None
 
 
 def _bar(total: int, desc: str, enabled: bool):

@@ -51,6 +51,7 @@ class CktGenConfig:
     tau: float = 0.1
     w_align: float = 1.0  # InfoNCE + guidance + feature alignment; 0: "w/o alignment"
     spec_path: bool = True  # False: a plain circuit VAE (recon preset, LDT's frozen VAE)
+    log_sizes: bool = False  # size head in log space (relative error), see generator.py
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -123,7 +124,7 @@ class CktGen(nn.Module):
         self.spec_encoder = SpecEncoder(scheme.n_classes, c.d_enc, c.latent)
         self.guidance = nn.ModuleList(mlp(c.latent, c.d_enc, n) for n in scheme.n_classes)
         self.generator = CircuitGenerator(
-            c.latent, c.d_gen, c.gen_layers, c.heads, c.ff, c.drop_gen, c.max_n
+            c.latent, c.d_gen, c.gen_layers, c.heads, c.ff, c.drop_gen, c.max_n, c.log_sizes
         )
 
     @staticmethod

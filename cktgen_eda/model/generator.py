@@ -24,10 +24,12 @@ from torch import nn
 
 from ..circuit import Circuit, Node
 from ..data.dataset import PAD_PATH, PAD_TYPE, Batch
+from ..errors import CktGenError
 from ..subgraphs import ALLOWED_TYPES, N_POSITIONS, N_TYPES, SUBGRAPH_TYPES
 from .encoders import mlp
 
 SLOT_INDEX = {"r": 0, "c": 1, "gm": 2}
+LOG_FLOOR = 1e-3  # sizes are OCB values / 100 on a 0.1 grid, so real ones are ≥ 1e-3
 # allowed[t, p]: type t may sit at position p (the released OCB generator's sets).
 ALLOWED = torch.zeros(N_TYPES, N_POSITIONS, dtype=torch.bool)
 for _p, _types in ALLOWED_TYPES.items():
@@ -69,6 +71,17 @@ class Decoded:
         return Circuit(tuple(nodes), tuple(sorted(self.edges)), None, meta).validate()
 
 
+def circuits_of(decoded: list[Decoded]) -> list[Circuit | None]:
+    """Each decode as a validated ``Circuit``, or None where it is not a valid circuit."""
+    out: list[Circuit | None] = []
+    for d in decoded:
+        try:
+            out.append(d.to_circuit())
+        except CktGenError:
+            out.append(None)
+    return out
+
+
 class CircuitGenerator(nn.Module):
     """p(circuit | z) as a causal transformer over node tokens."""
 
@@ -81,9 +94,13 @@ class CircuitGenerator(nn.Module):
         ff: int,
         dropout: float = 0.1,
         max_n: int = 8,
+        log_sizes: bool = False,
     ) -> None:
         super().__init__()
         self.max_n = max_n
+        # log_sizes: the size head predicts log(size) and is trained on relative error
+        # (UGF ∝ gm / C, so a ratio error is what moves a circuit between bw classes).
+        self.log_sizes = log_sizes
         self.z_proj = nn.Linear(latent, d)
         self.type_emb = nn.Embedding(N_TYPES + 1, d, padding_idx=PAD_TYPE)
         self.pos_emb = nn.Embedding(N_POSITIONS + 1, d, padding_idx=PAD_PATH)
@@ -127,6 +144,11 @@ class CircuitGenerator(nn.Module):
             x = x + layer.linear2(layer.activation(layer.linear1(layer.norm2(x))))
         return self.norm(x)
 
+    def predict_sizes(self, ctx: torch.Tensor) -> torch.Tensor:
+        """Device sizes (r, c, gm) / 100 ≥ 0 from node contexts [..., 3d]."""
+        out = self.size_head(ctx)
+        return out.exp() if self.log_sizes else out.clamp(min=0)
+
     def _token(self, types, paths, sizes) -> torch.Tensor:
         return self.type_emb(types) + self.pos_emb(paths) + self.size_emb(sizes)
 
@@ -155,7 +177,13 @@ class CircuitGenerator(nn.Module):
             self.pos_head(torch.cat([ht, te], -1)).transpose(1, 2), b.paths_gt, ignore_index=-1
         )
         present = PRESENT.to(z.device)[types.clamp(max=N_TYPES - 1)] & b.mask[..., None]
-        size_err = F.smooth_l1_loss(self.size_head(ctx), b.node_sizes, reduction="none", beta=0.05)
+        if self.log_sizes:
+            target = b.node_sizes.clamp(min=LOG_FLOOR).log()
+            size_err = F.smooth_l1_loss(self.size_head(ctx), target, reduction="none", beta=0.1)
+        else:
+            size_err = F.smooth_l1_loss(
+                self.size_head(ctx), b.node_sizes, reduction="none", beta=0.05
+            )
         loss_size = (size_err * present).sum() / present.sum().clamp(min=1)
         # Edges into node t from nodes j < t: query from node t, key = H[j+1] (has seen node j).
         q = self.edge_query(ctx)  # (B, n, d)
@@ -224,7 +252,7 @@ class CircuitGenerator(nn.Module):
             live = ~done
             types[live, t], paths[live, t] = ty[live], po[live]
             _, _, ctx = self._node_ctx(h, ty, po)
-            sizes[live, t] = self.size_head(ctx)[live].clamp(min=0)
+            sizes[live, t] = self.predict_sizes(ctx)[live]
             used[rows[live], po[live]] = True
             main = (ty == 0) | (ty == 1) | (po == 2) | (po == 3) | (po == 4)
             is_main[live, t] = main[live]
