@@ -33,6 +33,12 @@ def test_wheel_layout(tmp_path):
     assert "cktgen_eda/data/recipes.toml" in names
     assert {"cktgen_eda/datasets/ocb101.npz", "cktgen_eda/datasets/ocb301.npz"} <= set(names)
     assert "cktgen_eda/weights/ocb101.pt" in names
+    assert {
+        "cktgen_eda/weights/evaluators/ocb101.pt",
+        "cktgen_eda/weights/evaluators/ocb301.pt",
+    } <= set(names)
+    assert "cktgen_eda/model/baselines/ldt.py" in names
+    assert "cktgen_eda/evaluation/cond_gen.py" in names
     assert "cktgen_eda/plugins/__init__.py" in names
     assert "cktgen_eda/py.typed" in names
     assert not any(n.startswith(("netlist/", "plugins/", "tests/")) for n in names)

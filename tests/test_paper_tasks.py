@@ -121,3 +121,13 @@ def test_clusters_cover_the_test_split(setup):
     assert len(np.unique(classes, axis=0)) == len(classes)
     b = collate(small.__getitems__(members[0].tolist()))
     assert (b.gain == int(classes[0][0])).all() and (b.bw == int(classes[0][1])).all()
+
+
+def test_two_nodes_at_one_position_are_not_buildable():
+    from types import SimpleNamespace as NS
+
+    def amp(*positions):
+        return NS(nodes=[NS(pos=p) for p in positions])
+
+    assert cond_gen._one_per_position(amp(0, 2, 5, 1))
+    assert not cond_gen._one_per_position(amp(0, 2, 5, 5, 1))

@@ -9,7 +9,8 @@ valid generated circuit: verified Spec-Acc (measured joint class == target) and 
 per-attribute shares.
 
 Validity is CktGen's ``is_valid_Circuit``; "buildable" is our stricter ``Circuit.validate``
-(the OCB testbench can lay the circuit out). A decode that is not buildable cannot be
+(the OCB testbench can lay the circuit out) plus at most one node per position (the OCB
+encoding). A decode that is not buildable cannot be
 embedded as a circuit: it counts as a miss for R@k and both
 Spec-Accs and is left out of MM-D, FID and the diversities.
 """
@@ -70,7 +71,7 @@ def run(
             bar.update(1)
     if bar is not None:
         bar.close()
-    circuits = circuits_of(decoded)
+    circuits = [c if c is not None and _one_per_position(c) else None for c in circuits_of(decoded)]
     valid = np.array([c is not None for c in circuits])
     want = np.tile(classes, (rounds, 1))
     out: dict[str, Any] = {
@@ -163,6 +164,14 @@ def _verified(circuits, want: np.ndarray, workers: int | None) -> dict[str, floa
         **{f"verified_{k}": acc[k] for k in ("gain", "bw", "pm")},
         "simulated": float((got[:, 0] >= 0).mean()),
     }
+
+
+def _one_per_position(circuit) -> bool:
+    """At most one node per OCB position: the benchmark encoding (and the surrogate's
+    size vector, indexed by position) cannot hold two; grammar-free decoders produce such
+    graphs."""
+    positions = [n.pos for n in circuit.nodes]
+    return len(positions) == len(set(positions))
 
 
 def _bar(total: int, desc: str, enabled: bool):
