@@ -72,9 +72,25 @@ LABEL = {
     "cktgen_no_kl": "CktGen w/o KL",
     "cktgen_no_kl_align": "CktGen w/o KL and alignment",
     "recon": "CktGen, recon preset",
+    "logsize": "CktGen, shipped + 24-ep log-size fine-tune",
 }
-COND_ORDER = ["pace", "cktgnn", "cvaegan", "ldt", "cktgen", "shipped"]
-ABLATIONS = ["cktgen", "cktgen_no_kl", "cktgen_no_align", "cktgen_no_kl_align"]
+VARIANT = {"greedy": "greedy decoding", "rerank4": "rerank 4"}
+
+
+def label(method: str) -> str:
+    base, _, opt = method.partition("+")
+    return LABEL[base] + (f", {VARIANT[opt]}" if opt else "")
+
+
+COND_ORDER = ["pace", "cktgnn", "cvaegan", "ldt", "cktgen", "shipped", "shipped+rerank4", "logsize"]
+ABLATIONS = [
+    "cktgen",
+    "cktgen_no_kl",
+    "cktgen_no_align",
+    "cktgen_no_kl_align",
+    "cktgen+greedy",
+    "cktgen_no_kl+greedy",
+]
 
 
 def load(dataset: str, method: str, task: str) -> dict | None:
@@ -93,9 +109,13 @@ def num(x, digits: int = 3) -> str:
 def budget(doc: dict) -> str:
     t = doc.get("train") or {}
     ep, sec = t.get("epoch"), t.get("train_seconds")
-    if doc["name"].endswith("_shipped"):
-        return f"{ep} ep, H200 (alone, 8 min)"
-    return f"{ep} ep, {sec / 60:.1f} min on H200 (shared)" if ep and sec else "–"
+    device = (t.get("train_config") or {}).get("device", "cuda")
+    if doc["name"].split("+")[0].endswith("_shipped"):
+        return f"{ep} ep, H200 (3 runs sharing it, 8 min)"
+    if not (ep and sec):
+        return "–"
+    where = "this CPU" if device == "cpu" else "H200 (shared)"
+    return f"{ep} ep, {sec / 60:.1f} min on {where}"
 
 
 def cond_table(dataset: str, methods: list[str]) -> list[str]:
@@ -109,17 +129,17 @@ def cond_table(dataset: str, methods: list[str]) -> list[str]:
         if doc is not None:
             r = doc["results"]
             lines.append(
-                f"| {LABEL[m]} | {budget(doc)} | {pct(r['top1'])} | {pct(r['top2'])} | "
+                f"| {label(m)} | {budget(doc)} | {pct(r['top1'])} | {pct(r['top2'])} | "
                 f"{pct(r['top3'])} | {pct(r['spec_acc'])} | "
                 f"**{pct(r.get('verified_spec_acc'))}** | "
                 f"{num(r.get('mm_d'))} | {num(r.get('fid'))} | {num(r.get('inter_d'))} | "
                 f"{num(r.get('intra_d'))} | {pct(r['validity'])} | {pct(r['buildable'])} |"
             )
         else:
-            lines.append(f"| {LABEL[m]} | not run | " + "– | " * 11)
-        ref = PAPER_COND.get(dataset, {}).get(m)
+            lines.append(f"| {label(m)} | not run | " + "– | " * 11)
+        ref = PAPER_COND.get(dataset, {}).get(m) if "+" not in m else None
         if ref:
-            a, ep = ref, "600" if m == "cktgen" else "100"
+            a, ep = ref, "600" if m.startswith("cktgen") else "100"
             lines.append(
                 f"| *paper* | *{ep} ep, GPU* | *{a[0]}* | *{a[1]}* | "
                 f"*{a[2]}* | *{a[3]}* | n/a | *{a[4]}* | *{a[5]}* | *{a[6]}* | *{a[7]}* | "
@@ -140,7 +160,7 @@ def verified_table(dataset: str, methods: list[str]) -> list[str]:
             continue
         r = doc["results"]
         lines.append(
-            f"| {LABEL[m]} | {pct(r.get('verified_gain'))} | {pct(r.get('verified_bw'))} | "
+            f"| {label(m)} | {pct(r.get('verified_gain'))} | {pct(r.get('verified_bw'))} | "
             f"{pct(r.get('verified_pm'))} | {pct(r.get('verified_spec_acc'))} | "
             f"{pct(r.get('simulated'))} | {num(r['ms_per_circuit'], 2)} |"
         )
@@ -161,7 +181,7 @@ def recon_table() -> list[str]:
             doc = rec or unc
             ref = PAPER_RECON[dataset].get(m)
             lines.append(
-                f"| {dataset} | {LABEL[m]} | {budget(doc)} | "
+                f"| {dataset} | {label(m)} | {budget(doc)} | "
                 f"{pct(rec['results']['recon_acc']) if rec else '–'} | "
                 f"{pct(unc['results']['validity']) if unc else '–'} | "
                 f"{pct(unc['results']['valid_dag']) if unc else '–'} | "
@@ -188,7 +208,7 @@ def speed_table() -> list[str]:
             epoch += f" (+ VAE: {r['s_per_epoch_with_vae']:.1f})"
         ref = PAPER_SPEED[m]
         lines.append(
-            f"| {LABEL[m]} | {r['parameters']:,} | {epoch} | {r['ms_per_circuit']:.2f} | "
+            f"| {label(m)} | {r['parameters']:,} | {epoch} | {r['ms_per_circuit']:.2f} | "
             f"{ref[0]}, {ref[1]} |"
         )
     return lines
@@ -271,9 +291,9 @@ def main() -> None:
     parts += ["", "### What ngspice says, per attribute (ocb101)", ""]
     parts += verified_table("ocb101", COND_ORDER + ABLATIONS[1:])
     parts += ["", "## 3. Specification-conditioned generation, ocb301 (paper Table 3)", ""]
-    parts += cond_table("ocb301", COND_ORDER[:-1])
+    parts += cond_table("ocb301", COND_ORDER[:5])
     parts += ["", "### What ngspice says, per attribute (ocb301)", ""]
-    parts += verified_table("ocb301", COND_ORDER[:-1])
+    parts += verified_table("ocb301", COND_ORDER[:5])
     parts += ["", "## 4. Reconstruction and unconditional generation (paper Table 5)", ""]
     parts += recon_table()
     parts += ["", "## 5. Training and inference cost (paper Fig. 9)", ""] + speed_table()

@@ -119,3 +119,24 @@ def test_cached_decoding_step_matches_the_full_transformer(setup):
         for t in range(4):
             outs.append(g._step(cache, g._token(types[:, t], paths[:, t], sizes[:, t]), t + 1))
     assert torch.allclose(full, torch.stack(outs, 1), atol=1e-5)
+
+
+@pytest.mark.parametrize("overrides", [{"log_sizes": True}, {"spec_path": False, "w_kl": 1e-3}])
+def test_config_variants_train_and_decode(setup, overrides):
+    """log-space size head and the recon preset's spec-free VAE loss."""
+    _, scheme, ds = setup
+    torch.manual_seed(0)
+    model = CktGen(preset("tiny", **overrides), scheme)
+    batch = collate(ds.__getitems__(range(16)))
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    first = None
+    for _ in range(60):
+        loss, terms = model.loss(batch)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        first = first or terms["rec_size"]
+    assert terms["rec_size"] < first
+    assert ("nce" in terms) == overrides.get("spec_path", True)
+    decoded = model.eval().decode(torch.randn(8, model.config.latent))
+    assert all(min(min(s) for s in d.sizes) >= 0 for d in decoded)
