@@ -90,7 +90,7 @@ def evaluate(
     \b
     cond-gen (§3.2): every test joint class × --rounds; the surrogate evaluator gives
       R@1/2/3, Spec-Acc, MM-D, FID, Inter-D/Intra-D; ngspice gives verified Spec-Acc.
-      About 6 min for 120 rounds on ocb101 on 2 cores.
+      120 rounds on ocb101 take 1.5 min (CktGen) to 4 min (LDT) on 2 cores.
     recon (§3.4): reconstruction accuracy of the test circuits.
     uncond (§3.4): --samples prior latents × 10 decodes: validity and novelty.
 
