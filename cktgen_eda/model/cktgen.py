@@ -10,7 +10,7 @@ on z_c); feature alignment (smooth-L1 between z_c and z_s). Generation: spec cla
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -19,12 +19,13 @@ from torch import nn
 
 from ..data.dataset import Batch, SpecScheme, collate
 from ..errors import CktGenError
+from .config import ConfigMixin, pick, tiny
 from .encoders import CircuitEncoder, SpecEncoder, mlp
 from .generator import CircuitGenerator, Decoded
 
 
 @dataclass(frozen=True)
-class CktGenConfig:
+class CktGenConfig(ConfigMixin):
     """Model and loss hyper-parameters (defaults: the ``cpu`` preset, the shipped model's).
 
     Sized from measured epoch times on the 2-core machine (docs/training.md): 39.7 s per
@@ -53,17 +54,6 @@ class CktGenConfig:
     spec_path: bool = True  # False: a plain circuit VAE (recon preset, LDT's frozen VAE)
     log_sizes: bool = False  # size head in log space (relative error), see generator.py
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> CktGenConfig:
-        names = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise CktGenError(f"model config has unknown key {unknown[0]!r}")
-        return cls(**d)
-
 
 PRESETS = {
     "cpu": CktGenConfig(),
@@ -75,26 +65,13 @@ PRESETS = {
     # the circuit VAE alone (no spec encoder losses) with a 10× larger KL weight, so that
     # prior samples land where the decoder was trained.
     "recon": CktGenConfig(w_kl=1e-3, spec_path=False),
-    "tiny": CktGenConfig(
-        d_enc=32,
-        latent=16,
-        d_gen=32,
-        enc_layers=1,
-        gen_layers=1,
-        heads=2,
-        ff=64,
-        gnn_layers=1,
-        drop_emb=0.0,
-        drop_enc=0.0,
-        drop_gen=0.0,
-    ),
+    "tiny": tiny(CktGenConfig),
 }
 
 
 def preset(name: str, **overrides: Any) -> CktGenConfig:
-    if name not in PRESETS:
-        raise CktGenError(f"unknown preset {name!r}; known: {', '.join(PRESETS)}")
-    return replace(PRESETS[name], **overrides)
+    """A preset config with fields replaced by ``overrides``."""
+    return pick(PRESETS, name, **overrides)
 
 
 def kl_normal(mu_q, logvar_q, mu_p=None, logvar_p=None) -> torch.Tensor:
@@ -141,7 +118,7 @@ class CktGen(nn.Module):
         z_c = mu_c + torch.randn_like(mu_c) * (0.5 * lv_c).exp()
         z_s = mu_s + torch.randn_like(mu_s) * (0.5 * lv_s).exp()
         # One generator pass over both latents (2B rows): cheaper than two on a CPU.
-        rec = self.generator(torch.cat([z_c, z_s]), _stack2(b))
+        rec = self.generator(torch.cat([z_c, z_s]), stack2(b))
         recon = (
             c.w_type * rec["type"]
             + c.w_pos * rec["pos"]
@@ -299,7 +276,7 @@ class CktGen(nn.Module):
         return self.generator.sample(mu_c, greedy=True)
 
 
-def _stack2(b: Batch) -> Batch:
+def stack2(b: Batch) -> Batch:
     """The batch twice (rows B…2B−1 repeat rows 0…B−1), for the fused generator pass."""
     return Batch(
         *(

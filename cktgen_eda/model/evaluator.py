@@ -13,7 +13,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -28,13 +28,14 @@ from ..data.dataset import PAD_PATH, PAD_TYPE, Batch, SpecScheme
 from ..errors import CktGenError
 from ..fileio import atomic_write
 from ..subgraphs import N_POSITIONS, N_TYPES
+from .config import ConfigMixin, pick
 
 FORMAT = "cktgen-eda/evaluator"
 DEFAULT_EVALUATOR = "ocb101"
 
 
 @dataclass(frozen=True)
-class EvaluatorConfig:
+class EvaluatorConfig(ConfigMixin):
     """Evaluator sizes and loss weights (defaults: the ``cpu`` preset, the shipped one's).
 
     The paper's sizes (``paper`` preset: emb 256, hidden 512, pooling 4096→2048→512) give
@@ -56,17 +57,6 @@ class EvaluatorConfig:
     tau: float = 0.1  # InfoNCE temperature
     w_align: float = 0.01  # smooth-L1 between spec and circuit embeddings
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> EvaluatorConfig:
-        names = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise CktGenError(f"evaluator config has unknown key {unknown[0]!r}")
-        return cls(**d)
-
 
 PRESETS = {
     "cpu": EvaluatorConfig(),
@@ -79,9 +69,7 @@ PRESETS = {
 
 def preset(name: str, **overrides: Any) -> EvaluatorConfig:
     """A preset config with fields replaced by ``overrides``."""
-    if name not in PRESETS:
-        raise CktGenError(f"unknown evaluator preset {name!r}; known: {', '.join(PRESETS)}")
-    return replace(PRESETS[name], **overrides)
+    return pick(PRESETS, name, **overrides)
 
 
 def _head(d_in: int, d_hidden: int, d_out: int) -> nn.Sequential:

@@ -12,13 +12,13 @@ from g, position from (g, type), sizes from (g, type, position); edges j → t f
 predecessors) becomes the graph state. z reaches the graph as the input node's message.
 
 As in CktGen's comparison, CktGNN gets CktGen's spec encoder and alignment losses
-(``pace.aligned_loss``). Sampling is unconstrained, as in the original (no OCB grammar):
+(``aligned.AlignedVAE``). Sampling is unconstrained, as in the original (no OCB grammar):
 generated graphs may be invalid circuits, which the validity metric then counts.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
@@ -26,15 +26,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from ...data.dataset import PAD_PATH, PAD_TYPE, Batch, SpecScheme
-from ...errors import CktGenError
 from ...subgraphs import N_POSITIONS, N_TYPES
+from ..config import ConfigMixin, pick, tiny
 from ..encoders import SpecEncoder, mlp
 from ..generator import PRESENT, Decoded
-from .pace import aligned_loss, config_from_dict
+from .aligned import AlignedVAE
 
 
 @dataclass(frozen=True)
-class CktGNNConfig:
+class CktGNNConfig(ConfigMixin):
     """CktGNN model and loss hyper-parameters (defaults: the ``cpu`` preset)."""
 
     d_enc: int = 128  # encoder GRU state (also the spec encoder's and guidance heads')
@@ -49,21 +49,13 @@ class CktGNNConfig:
     tau: float = 0.1
     w_align: float = 1.0
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> CktGNNConfig:
-        return config_from_dict(cls, d)
-
-
-PRESETS = {"cpu": CktGNNConfig(), "tiny": CktGNNConfig(d_enc=32, latent=16, d_gen=32)}
+PRESETS = {"cpu": CktGNNConfig(), "tiny": tiny(CktGNNConfig)}
 
 
 def preset(name: str, **overrides: Any) -> CktGNNConfig:
-    if name not in PRESETS:
-        raise CktGenError(f"unknown CktGNN preset {name!r}; known: {', '.join(PRESETS)}")
-    return replace(PRESETS[name], **overrides)
+    """A preset config with fields replaced by ``overrides``."""
+    return pick(PRESETS, name, **overrides)
 
 
 class GatedSum(nn.Module):
@@ -238,7 +230,7 @@ def _decoded(types, paths, sizes, adj, m: int, complete: bool) -> Decoded:
     )
 
 
-class CktGNN(nn.Module):
+class CktGNN(AlignedVAE):
     """CktGNN encoder/decoder + CktGen's spec encoder and guidance heads."""
 
     kind: ClassVar[str] = "cktgnn"
@@ -252,40 +244,9 @@ class CktGNN(nn.Module):
         self.guidance = nn.ModuleList(mlp(c.latent, c.d_enc, n) for n in scheme.n_classes)
         self.generator = SequentialDecoder(c.latent, c.d_gen, c.max_n)
 
-    def loss(self, b: Batch) -> tuple[torch.Tensor, dict[str, float]]:
-        """Total loss and its named terms (floats) for one batch."""
-        mu_c, lv_c = self.circuit_encoder(b)
-        return aligned_loss(self, b, mu_c, lv_c, self.generator)
-
-    @torch.no_grad()
-    def generate(
-        self, classes: torch.Tensor, generator: torch.Generator | None = None, greedy: bool = False
-    ) -> list[Decoded]:
-        """One decode per row of spec classes [B, 3]: z_s = μ_s + σ_s·ε → decoder."""
-        mu, lv = self.spec_encoder(classes)
-        eps = torch.randn(mu.shape, generator=generator, device=mu.device)
-        return self.decode(mu + eps * (0.5 * lv).exp(), generator, greedy)
-
     @torch.no_grad()
     def decode(
         self, z: torch.Tensor, generator: torch.Generator | None = None, greedy: bool = False
     ) -> list[Decoded]:
         """Decode latents z [B, latent] (unconstrained)."""
         return self.generator.sample(z, generator, greedy)
-
-    @torch.no_grad()
-    def reconstruct(self, b: Batch) -> list[Decoded]:
-        """Greedy decode of each circuit's posterior mean μ_c."""
-        return self.decode(self.embed_circuits(b), greedy=True)
-
-    @torch.no_grad()
-    def embed_circuits(self, b: Batch) -> torch.Tensor:
-        """μ_c [B, latent]."""
-        if self.circuit_encoder is None:
-            raise CktGenError("this CktGNN model was loaded without its circuit encoder")
-        return self.circuit_encoder(b)[0]
-
-    @torch.no_grad()
-    def embed_specs(self, classes: torch.Tensor) -> torch.Tensor:
-        """μ_s [B, latent] of spec classes [B, 3]."""
-        return self.spec_encoder(classes)[0]

@@ -19,7 +19,7 @@ own side.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
@@ -31,12 +31,13 @@ from ...data.dataset import Batch, SpecScheme
 from ...errors import CktGenError
 from ...subgraphs import N_POSITIONS, N_TYPES
 from ..cktgen import kl_normal
+from ..config import ConfigMixin, pick, tiny
 from ..encoders import CircuitEncoder
 from ..generator import PRESENT, CircuitGenerator, Decoded
 
 
 @dataclass(frozen=True)
-class CVAEGANConfig:
+class CVAEGANConfig(ConfigMixin):
     """Model and loss hyper-parameters; sizes as CktGen's ``cpu`` preset (defaults: ``cpu``)."""
 
     d_enc: int = 128
@@ -59,41 +60,16 @@ class CVAEGANConfig:
     w_kl: float = 1e-4  # as CktGen
     w_adv: float = 0.1  # generator's adversarial term; D's own loss enters with weight 1
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> CVAEGANConfig:
-        names = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise CktGenError(f"cvaegan config has unknown key {unknown[0]!r}")
-        return cls(**d)
-
 
 PRESETS = {
     "cpu": CVAEGANConfig(),
-    "tiny": CVAEGANConfig(
-        d_enc=32,
-        latent=16,
-        d_gen=32,
-        enc_layers=1,
-        gen_layers=1,
-        heads=2,
-        ff=64,
-        gnn_layers=1,
-        drop_emb=0.0,
-        drop_enc=0.0,
-        drop_gen=0.0,
-        d_disc=64,
-    ),
+    "tiny": tiny(CVAEGANConfig, d_disc=64),
 }
 
 
 def preset(name: str, **overrides: Any) -> CVAEGANConfig:
-    if name not in PRESETS:
-        raise CktGenError(f"unknown preset {name!r}; known: {', '.join(PRESETS)}")
-    return replace(PRESETS[name], **overrides)
+    """A preset config with fields replaced by ``overrides``."""
+    return pick(PRESETS, name, **overrides)
 
 
 class SpecEmbedder(nn.Module):

@@ -13,7 +13,7 @@ grammar-constrained generator.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -25,12 +25,13 @@ from ...data.dataset import Batch, SpecScheme, collate
 from ...errors import CktGenError
 from ..cktgen import PRESETS as CKTGEN_PRESETS
 from ..cktgen import CktGen, CktGenConfig
+from ..config import ConfigMixin, pick
 from ..encoders import mlp
 from ..generator import Decoded
 
 
 @dataclass(frozen=True)
-class LDTConfig:
+class LDTConfig(ConfigMixin):
     """Frozen VAE config (a ``CktGenConfig`` dict) and denoiser / diffusion hyper-parameters."""
 
     vae: dict[str, Any] = field(default_factory=lambda: CKTGEN_PRESETS["cpu"].to_dict())
@@ -60,19 +61,12 @@ class LDTConfig:
                 f"ldt sample_steps must be in 1…{self.steps}, found {self.sample_steps}"
             )
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> LDTConfig:
-        names = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise CktGenError(f"ldt config has unknown key {unknown[0]!r}")
         d = dict(d)
         if "vae" in d:  # fills defaults and names an unknown VAE key
             d["vae"] = CktGenConfig.from_dict(d["vae"]).to_dict()
-        return cls(**d)
+        return super().from_dict(d)
 
 
 PRESETS = {
@@ -91,9 +85,8 @@ PRESETS = {
 
 
 def preset(name: str, **overrides: Any) -> LDTConfig:
-    if name not in PRESETS:
-        raise CktGenError(f"unknown preset {name!r}; known: {', '.join(PRESETS)}")
-    return replace(PRESETS[name], **overrides)
+    """A preset config with fields replaced by ``overrides``."""
+    return pick(PRESETS, name, **overrides)
 
 
 def alphas_cumprod(schedule: str, steps: int) -> torch.Tensor:
