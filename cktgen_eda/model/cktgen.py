@@ -74,6 +74,16 @@ def preset(name: str, **overrides: Any) -> CktGenConfig:
     return pick(PRESETS, name, **overrides)
 
 
+def weighted_recon(c, rec: dict[str, torch.Tensor]) -> torch.Tensor:
+    """w_type·type + w_pos·pos + w_size·size + w_edge·edge of a generator's loss dict."""
+    return (
+        c.w_type * rec["type"]
+        + c.w_pos * rec["pos"]
+        + c.w_size * rec["size"]
+        + c.w_edge * rec["edge"]
+    )
+
+
 def kl_normal(mu_q, logvar_q, mu_p=None, logvar_p=None) -> torch.Tensor:
     """KL(N(μ_q, σ_q²) ‖ N(μ_p, σ_p²)), summed over dimensions, averaged over the batch."""
     if mu_p is None:
@@ -119,12 +129,7 @@ class CktGen(nn.Module):
         z_s = mu_s + torch.randn_like(mu_s) * (0.5 * lv_s).exp()
         # One generator pass over both latents (2B rows): cheaper than two on a CPU.
         rec = self.generator(torch.cat([z_c, z_s]), stack2(b))
-        recon = (
-            c.w_type * rec["type"]
-            + c.w_pos * rec["pos"]
-            + c.w_size * rec["size"]
-            + c.w_edge * rec["edge"]
-        )
+        recon = weighted_recon(c, rec)
         kl = (
             kl_normal(mu_c, lv_c)
             + kl_normal(mu_s, lv_s)
@@ -156,12 +161,7 @@ class CktGen(nn.Module):
         c = self.config
         z_c = mu_c + torch.randn_like(mu_c) * (0.5 * lv_c).exp()
         rec = self.generator(z_c, b)
-        recon = (
-            c.w_type * rec["type"]
-            + c.w_pos * rec["pos"]
-            + c.w_size * rec["size"]
-            + c.w_edge * rec["edge"]
-        )
+        recon = weighted_recon(c, rec)
         kl = kl_normal(mu_c, lv_c)
         total = 2 * recon + c.w_kl * kl
         terms = {"loss": total, "recon": recon, "kl": kl, **{f"rec_{k}": v for k, v in rec.items()}}

@@ -17,7 +17,7 @@ from torch import nn
 
 from ...data.dataset import Batch
 from ...errors import CktGenError
-from ..cktgen import kl_normal, stack2
+from ..cktgen import kl_normal, stack2, weighted_recon
 from ..generator import Decoded
 
 
@@ -75,8 +75,7 @@ def aligned_loss(
     z_c = mu_c + torch.randn_like(mu_c) * (0.5 * lv_c).exp()
     z_s = mu_s + torch.randn_like(mu_s) * (0.5 * lv_s).exp()
     rec = recon(torch.cat([z_c, z_s]), stack2(b))
-    rec_total = c.w_type * rec["type"] + c.w_pos * rec["pos"]
-    rec_total = rec_total + c.w_size * rec["size"] + c.w_edge * rec["edge"]
+    rec_total = weighted_recon(c, rec)
     kl = kl_normal(mu_c, lv_c) + kl_normal(mu_s, lv_s)
     kl = kl + kl_normal(mu_c, lv_c, mu_s, lv_s) + kl_normal(mu_s, lv_s, mu_c, lv_c)
     sim = F.normalize(mu_c, dim=-1) @ F.normalize(mu_s, dim=-1).T / c.tau + b.filter_mask

@@ -30,7 +30,7 @@ from torch.func import functional_call
 from ...data.dataset import Batch, SpecScheme
 from ...errors import CktGenError
 from ...subgraphs import N_POSITIONS, N_TYPES
-from ..cktgen import kl_normal
+from ..cktgen import kl_normal, weighted_recon
 from ..config import ConfigMixin, pick, tiny
 from ..encoders import CircuitEncoder
 from ..generator import PRESENT, CircuitGenerator, Decoded
@@ -176,12 +176,7 @@ class CVAEGAN(nn.Module):
         e_s = self.spec_embedder(self.classes(b))
         z_c = mu_c + torch.randn_like(mu_c) * (0.5 * lv_c).exp()
         rec = self.generator(z_c + e_s, b)
-        recon = (
-            c.w_type * rec["type"]
-            + c.w_pos * rec["pos"]
-            + c.w_size * rec["size"]
-            + c.w_edge * rec["edge"]
-        )
+        recon = weighted_recon(c, rec)
         fake = fake_features(self.generator, torch.randn_like(e_s) + e_s, b)
         real = circuit_features(b)
         d_real = self.discriminator(real)
