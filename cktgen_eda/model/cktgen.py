@@ -10,6 +10,7 @@ on z_c); feature alignment (smooth-L1 between z_c and z_s). Generation: spec cla
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,6 +93,42 @@ def kl_normal(mu_q, logvar_q, mu_p=None, logvar_p=None) -> torch.Tensor:
     return kl.sum(-1).mean()
 
 
+def aligned_loss(
+    model: nn.Module,
+    b: Batch,
+    mu_c: torch.Tensor,
+    lv_c: torch.Tensor,
+    recon: Callable[[torch.Tensor, Batch], dict[str, torch.Tensor]],
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """CktGen's loss (paper eqs. 3–9) around any circuit encoder and decoder.
+
+    ``model`` has ``config`` (w_type … w_align, tau), ``spec_encoder`` and ``guidance``;
+    ``recon(z, b2)`` returns the type/pos/size/edge reconstruction losses of ``b2`` (the batch
+    twice) from z = [z_c; z_s]: one decoder pass over both latents (2B rows), cheaper than
+    two on a CPU. The PACE and CktGNN baselines use it with their own encoder and decoder.
+    """
+    c = model.config
+    classes = torch.stack([b.gain, b.bw, b.pm], -1)
+    mu_s, lv_s = model.spec_encoder(classes)
+    z_c = mu_c + torch.randn_like(mu_c) * (0.5 * lv_c).exp()
+    z_s = mu_s + torch.randn_like(mu_s) * (0.5 * lv_s).exp()
+    rec = recon(torch.cat([z_c, z_s]), stack2(b))
+    rec_total = weighted_recon(c, rec)
+    kl = kl_normal(mu_c, lv_c) + kl_normal(mu_s, lv_s)
+    kl = kl + kl_normal(mu_c, lv_c, mu_s, lv_s) + kl_normal(mu_s, lv_s, mu_c, lv_c)
+    sim = F.normalize(mu_c, dim=-1) @ F.normalize(mu_s, dim=-1).T / c.tau + b.filter_mask
+    target = torch.arange(len(sim), device=sim.device)
+    nce = 0.5 * (F.cross_entropy(sim, target) + F.cross_entropy(sim.T, target))
+    guide = sum(F.cross_entropy(h(z_c), classes[:, k]) for k, h in enumerate(model.guidance))
+    align = F.smooth_l1_loss(z_c, z_s)
+    total = 2 * rec_total + c.w_kl * kl
+    if c.w_align:  # 0: the "w/o alignment" ablation
+        total = total + c.w_align * (nce + guide + align)
+    terms = {"loss": total, "recon": rec_total, "kl": kl, "nce": nce, "guide": guide}
+    terms.update(align=align, **{f"rec_{k}": v for k, v in rec.items()})
+    return total, {k: float(v.detach()) for k, v in terms.items()}
+
+
 class CktGen(nn.Module):
     """The full model: circuit encoder, spec encoder, guidance heads and generator."""
 
@@ -124,37 +161,7 @@ class CktGen(nn.Module):
         mu_c, lv_c = self.circuit_encoder(b)
         if not c.spec_path:
             return self._vae_loss(b, mu_c, lv_c)
-        mu_s, lv_s = self.spec_encoder(self.classes(b))
-        z_c = mu_c + torch.randn_like(mu_c) * (0.5 * lv_c).exp()
-        z_s = mu_s + torch.randn_like(mu_s) * (0.5 * lv_s).exp()
-        # One generator pass over both latents (2B rows): cheaper than two on a CPU.
-        rec = self.generator(torch.cat([z_c, z_s]), stack2(b))
-        recon = weighted_recon(c, rec)
-        kl = (
-            kl_normal(mu_c, lv_c)
-            + kl_normal(mu_s, lv_s)
-            + kl_normal(mu_c, lv_c, mu_s, lv_s)
-            + kl_normal(mu_s, lv_s, mu_c, lv_c)
-        )
-        sim = F.normalize(mu_c, dim=-1) @ F.normalize(mu_s, dim=-1).T / c.tau + b.filter_mask
-        target = torch.arange(len(sim), device=sim.device)
-        nce = 0.5 * (F.cross_entropy(sim, target) + F.cross_entropy(sim.T, target))
-        cls = self.classes(b)
-        guide = sum(F.cross_entropy(h(z_c), cls[:, k]) for k, h in enumerate(self.guidance))
-        align = F.smooth_l1_loss(z_c, z_s)
-        total = 2 * recon + c.w_kl * kl
-        if c.w_align:
-            total = total + c.w_align * (nce + guide + align)
-        terms = {
-            "loss": total,
-            "recon": recon,
-            "kl": kl,
-            "nce": nce,
-            "guide": guide,
-            "align": align,
-            **{f"rec_{k}": v for k, v in rec.items()},
-        }
-        return total, {k: float(v.detach()) for k, v in terms.items()}
+        return aligned_loss(self, b, mu_c, lv_c, self.generator)
 
     def _vae_loss(self, b: Batch, mu_c, lv_c) -> tuple[torch.Tensor, dict[str, float]]:
         """Circuit VAE only: reconstruction from z_c + w_KL·KL(q_c ‖ N(0, I))."""
