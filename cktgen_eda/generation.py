@@ -119,7 +119,7 @@ def nearest_feasible(spec: Spec, keys: list[tuple[int, int, int]]) -> Spec:
                 cost += (r.lo - hi) / width[q]
                 hi = r.hi
             out[q] = Interval(lo, hi, iv.lo_open, iv.hi_open)
-        return cost, Spec(**out)
+        return cost, Spec(**out, require_stable=spec.require_stable)
 
     return min((relax(k) for k in keys), key=lambda t: t[0])[1]
 

@@ -35,6 +35,7 @@ _PREFIX = {
     "G": 1e9,
     "T": 1e12,
 }
+_STABLE_WORDS = {"required": True, "yes": True, "true": True, "any": False, "no": False}
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 _CONSTRAINT = re.compile(r"^\s*([A-Za-z_]+)\s*(>=|<=|=|>|<)\s*(.+?)\s*$")
 _VALUE = re.compile(rf"^({_NUMBER})\s*([A-Za-z°]*)$")
@@ -104,11 +105,18 @@ def _tighter(a, a_open, b, b_open, pick):
 
 @dataclass(frozen=True)
 class Spec:
-    """Target performance: one interval per quantity (unbounded when not constrained)."""
+    """Target performance: one interval per quantity (unbounded when not constrained).
+
+    ``require_stable`` (the default) makes a pass mean a working amplifier: stable open
+    loop and in unity-gain feedback, gain above 0 dB, ``pm`` judged on the loop margin.
+    ``stable=any`` in the text turns it off: the benchmark's raw convention, where ``pm``
+    is the benchmark PM and right-half-plane poles go unseen (docs/simulation.md).
+    """
 
     gain_db: Interval = Interval()
     ugf_hz: Interval = Interval()
     pm_deg: Interval = Interval()
+    require_stable: bool = True
 
     def meets(self, gain_db: float, ugf_hz: float, pm_deg: float) -> bool:
         """True when every measured quantity lies in its interval."""
@@ -134,6 +142,8 @@ class Spec:
                 parts.append(f"{name}{'>' if iv.lo_open else '>='}{_fmt(iv.lo, q)}{unit}")
             if iv.hi is not None:
                 parts.append(f"{name}{'<' if iv.hi_open else '<='}{_fmt(iv.hi, q)}{unit}")
+        if not self.require_stable:
+            parts.append("stable=any")
         return ",".join(parts)
 
     def __str__(self) -> str:
@@ -187,6 +197,7 @@ def parse_spec(text: str) -> Spec:
     if not isinstance(text, str) or not text.strip():
         raise SpecError("empty spec; expected e.g. 'gain>=60dB,ugf>=50MHz,pm>=45deg'")
     box = {q: Interval() for q in QUANTITIES}
+    require_stable = True
     for token in text.split(","):
         token = token.strip()
         if not token:
@@ -195,9 +206,20 @@ def parse_spec(text: str) -> Spec:
         if not m:
             raise SpecError(f"cannot read constraint {token!r} (expected e.g. 'gain>=60dB')")
         name, op, rhs = m.groups()
+        if name.lower() == "stable":
+            word = rhs.strip().lower()
+            if op != "=" or word not in _STABLE_WORDS:
+                raise SpecError(
+                    f"cannot read {token!r}: use 'stable=required' (the default) or "
+                    "'stable=any' (the benchmark's raw convention)"
+                )
+            require_stable = _STABLE_WORDS[word]
+            continue
         q = _ALIASES.get(name.lower())
         if q is None:
-            raise SpecError(f"unknown quantity {name!r} in {token!r} (known: gain, ugf, bw, pm)")
+            raise SpecError(
+                f"unknown quantity {name!r} in {token!r} (known: gain, ugf, bw, pm, stable)"
+            )
         if ".." in rhs:
             if op != "=":
                 raise SpecError(f"a range needs '=', as in 'pm=45..90deg', found {token!r}")
@@ -223,4 +245,4 @@ def parse_spec(text: str) -> Spec:
         if not box[q].intersects(new):
             raise SpecError(f"contradictory constraints on {name}: {token!r} excludes the others")
         box[q] = merged
-    return Spec(**box)
+    return Spec(**box, require_stable=require_stable)

@@ -10,6 +10,10 @@ as the benchmark's Ocean scripts used them:
   linear interpolation of the dB values in linear frequency between the bracketing points.
 - PM: between the same two points, t from linear interpolation of |H| to 1; H interpolated
   linearly as a complex number at t; PM = 180° + angle(H), wrapped into (−180°, 180°].
+- loop PM (``loop_margin``): the same interpolation at **every** 0 dB crossing of the
+  unity-gain negative-feedback loop L = k·H, k = sgn H(0) from the exact DC solution; the
+  smallest 180° + ∠L, wrapped. The product judges a spec's ``pm`` on it, together with the
+  pole-based verdicts of ``stability.py`` (docs/simulation.md, "Stability").
 
 A sample that sits exactly on 0 dB is a crossing at that sample. When no crossing exists, or
 the sweep is not finite, the measurement is invalid: ``valid`` is False, ``reason`` says why,
@@ -44,6 +48,15 @@ class Measurement:
         spec_class: benchmark class ``(gain, bw, pm)``, or None when invalid.
         meets_spec: whether a target spec is met; None when no spec was given.
         simulator: what produced the sweep, e.g. ``"ngspice-39"``.
+        stable: every open-loop pole in the left half plane (None when unknown).
+        cl_stable: likewise for the unity-gain negative-feedback loop.
+        pm_loop_deg: the loop's phase margin (smallest over its 0 dB crossings), or None.
+        inverting: True when the exact DC gain H(0) is negative.
+        poles: dominant open-loop poles (rad/s), largest real part first.
+        cl_poles: dominant poles of the unity-gain loop, likewise.
+        settling_s: 1 % settling time of the unity-gain step response (cl_stable only).
+        stability_reason: why the stability verdicts are unknown.
+        fails: why ``meets_spec`` is False (one short phrase per failed condition).
     """
 
     file: str | None
@@ -56,6 +69,15 @@ class Measurement:
     spec_class: tuple[int, int, int] | None
     meets_spec: bool | None
     simulator: str
+    stable: bool | None = None
+    cl_stable: bool | None = None
+    pm_loop_deg: float | None = None
+    inverting: bool | None = None
+    poles: tuple[complex, ...] = ()
+    cl_poles: tuple[complex, ...] = ()
+    settling_s: float | None = None
+    stability_reason: str | None = None
+    fails: tuple[str, ...] = ()
 
     @classmethod
     def invalid(
@@ -82,23 +104,93 @@ class Measurement:
             "reason": self.reason,
             "spec_class": list(self.spec_class) if self.spec_class is not None else None,
             "meets_spec": self.meets_spec,
+            "fails": list(self.fails),
+            "stable": self.stable,
+            "cl_stable": self.cl_stable,
+            "pm_loop_deg": self.pm_loop_deg,
+            "inverting": self.inverting,
+            "poles": [[p.real, p.imag] for p in self.poles],
+            "cl_poles": [[p.real, p.imag] for p in self.cl_poles],
+            "settling_s": self.settling_s,
+            "stability_reason": self.stability_reason,
             "simulator": self.simulator,
             "normalised": self.normalised(),
         }
 
+    @property
+    def works(self) -> bool:
+        """A working amplifier: stable open loop and at unity gain, gain above 0 dB."""
+        return bool(self.stable and self.cl_stable and (self.gain_db or 0.0) > 0.0)
+
+    def check(self, spec: Spec) -> list[str]:
+        """Why this circuit does not meet ``spec`` (empty when it does).
+
+        Unless ``spec.require_stable`` is False (``stable=any``, the benchmark's raw
+        convention), a pass also needs both stability verdicts and a gain above 0 dB, and
+        ``pm`` is judged on the loop margin ``pm_loop_deg``; otherwise on ``pm_deg``.
+        """
+        if not self.valid:
+            return [f"not measurable: {self.reason}"]
+        out = []
+        if spec.require_stable:
+            for ok, poles, what in (
+                (self.stable, self.poles, "unstable"),
+                (self.cl_stable, self.cl_poles, "unstable at unity gain"),
+            ):
+                if ok is None:
+                    out.append(f"stability unknown: {self.stability_reason or 'not analysed'}")
+                    break
+                if not ok:
+                    out.append(f"{what}: pole at {pole_text(poles[0])}" if poles else what)
+            if self.gain_db <= 0.0:
+                out.append(f"gain {self.gain_db:.1f} dB below 0 dB")
+        pm = self.pm_loop_deg if spec.require_stable else self.pm_deg
+        for label, value, iv, text in (
+            ("gain", self.gain_db, spec.gain_db, lambda x: f"{x:.4g} dB"),
+            ("ugf", self.ugf_hz, spec.ugf_hz, lambda x: _hz(x)),
+            ("pm", pm, spec.pm_deg, lambda x: f"{x:.1f}°"),
+        ):
+            if value is None:
+                if iv.lo is not None or iv.hi is not None:
+                    out.append(f"{label} not measurable (no 0 dB crossing of the loop)")
+            elif not iv.contains(value):
+                if iv.lo is not None and (value < iv.lo or (iv.lo_open and value == iv.lo)):
+                    out.append(f"{label} {text(value)} < {text(iv.lo)}")
+                else:
+                    out.append(f"{label} {text(value)} > {text(iv.hi)}")
+        return out
+
     def with_spec(self, spec: Spec | None) -> Measurement:
-        """A copy whose ``meets_spec`` checks ``spec`` (None without a spec, False if invalid)."""
+        """A copy whose ``meets_spec`` and ``fails`` check ``spec`` (None without a spec)."""
         if spec is None:
-            meets = None
-        elif not self.valid:
-            meets = False
-        else:
-            meets = spec.meets(self.gain_db, self.ugf_hz, self.pm_deg)
-        return replace(self, meets_spec=meets)
+            return replace(self, meets_spec=None, fails=())
+        fails = tuple(self.check(spec))
+        return replace(self, meets_spec=not fails, fails=fails)
+
+    def with_stability(self, st) -> Measurement:
+        """A copy carrying the verdicts of a ``stability.Stability`` (the loop margin, read
+        off the sweep with the same sign, is kept; dropped when stability is unknown)."""
+        return replace(
+            self,
+            stable=st.stable,
+            cl_stable=st.cl_stable,
+            pm_loop_deg=self.pm_loop_deg if st.reason is None else None,
+            inverting=None if st.stable is None else st.sign < 0,
+            poles=tuple(st.dominant()),
+            cl_poles=tuple(st.dominant(closed=True)),
+            settling_s=st.settling_s,
+            stability_reason=st.reason,
+        )
 
     def with_file(self, name: str | None) -> Measurement:
         """A copy with ``file`` set to ``name``."""
         return replace(self, file=name)
+
+
+def pole_text(p: complex) -> str:
+    """``+1.1e+09 ± j2e+09 rad/s``-style text of a pole (rad/s)."""
+    re_part = f"{p.real:+.3g}"
+    return f"{re_part} rad/s" if p.imag == 0 else f"{re_part} ± j{abs(p.imag):.3g} rad/s"
 
 
 def wrap_deg(x: float) -> float:
@@ -137,6 +229,33 @@ def first_unity_crossing(mag: np.ndarray) -> tuple[int, float] | None:
         return k, 0.0
     a, b = 20.0 * math.log10(mag[k]), 20.0 * math.log10(mag[k + 1])
     return k, a / (a - b)
+
+
+def loop_margin(h: np.ndarray, sign: int) -> float | None:
+    """Phase margin of the loop L = sign·H: the smallest 180° + ∠L over every 0 dB crossing.
+
+    Each crossing is interpolated as in ``measure_opamp`` (t from |H| linear between the
+    bracketing samples, H complex-linear at t). None when |H| never crosses 1.
+
+    Shapes:
+        h: ``[F]`` complex.
+    """
+    mag = np.abs(h)
+    if mag.size < 2 or not np.all(np.isfinite(mag)):
+        return None
+    side = np.sign(mag - 1.0)
+    ks = np.flatnonzero((side[1:] != side[:-1]) | (side[1:] == 0))
+    if side[0] == 0:
+        ks = np.concatenate(([0], ks))
+    if ks.size == 0:
+        return None
+    m0, m1, h0, h1 = mag[ks], mag[ks + 1], h[ks], h[ks + 1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.where(m1 != m0, (1.0 - m0) / (m1 - m0), 0.0)
+    hc = sign * (h0 + t * (h1 - h0))
+    pm = 180.0 + np.degrees(np.arctan2(hc.imag, hc.real))
+    pm = -((180.0 - pm) % 360.0 - 180.0)  # wrap into (−180, 180]
+    return float(pm.min())
 
 
 def measure_opamp(freq_hz: np.ndarray, h: np.ndarray, simulator: str = "ngspice") -> Measurement:

@@ -46,7 +46,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -57,8 +57,11 @@ from ..circuit import Circuit, load_circuit
 from ..errors import CktGenError, NetlistError, SimulationError
 from ..spec import Spec
 from .deck import DECK_SUFFIXES, prepare_deck
-from .measure import Measurement, measure_opamp
-from .spice import TAG, parse_spice, write_spice
+from .measure import Measurement, loop_margin, measure_opamp
+from .mna import Pencil, pencil_from_deck, pencil_from_testbench
+from .spice import TAG, deck_text, parse_spice
+from .stability import Stability, analyse_many
+from .testbench import build_testbench
 from .workers import Pool, Skip, Worker, forkserver_context
 
 RECYCLE_AFTER = 2000  # jobs per worker before it is replaced (bounds ngspice's leaks)
@@ -77,6 +80,8 @@ class SimJob:
         in_node, out_node: H = V(out_node)/V(in_node).
         label: names the job in results and messages (``Measurement.file``).
         keep_sweep: also return the frequencies and H.
+        pencil: the deck's MNA pencil when already known (OCB circuits); else the deck is
+            parsed for the stability analysis.
     """
 
     deck: str
@@ -84,6 +89,7 @@ class SimJob:
     out_node: str = "out"
     label: str | None = None
     keep_sweep: bool = False
+    pencil: Pencil | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -157,11 +163,14 @@ def _run(
     from tqdm import tqdm
 
     labels: dict[int, str | None] = {}
+    prepared = _Prepared(n, make)
+    stability: list[Stability | None] = [None] * n
 
     def get(index: int) -> tuple[tuple, int]:
-        j = make(index)
-        labels[index] = j.label
-        return (j.deck, j.in_node, j.out_node, j.label, j.keep_sweep), len(j.deck) + 100
+        j, st = prepared.get(index)
+        labels[index], stability[index] = j.label, st
+        payload = (j.deck, j.in_node, j.out_node, j.label, j.keep_sweep, st.sign)
+        return payload, len(j.deck) + 100
 
     def fail(index: int, why: str) -> SimResult:
         label = labels.get(index)
@@ -171,14 +180,58 @@ def _run(
     with tqdm(
         total=n, desc="ngspice", unit="ckt", file=sys.stderr, disable=not progress, smoothing=0.05
     ) as bar:
-        ctx, startup_s = forkserver_context(__name__, _PYSPICE), max(STARTUP_TIMEOUT_S, timeout_s)
+        ctx = forkserver_context(__name__, _PYSPICE)
+        startup_s = max(STARTUP_TIMEOUT_S, timeout_s)
         pool = Pool(ctx, _worker_main, min(workers, n), timeout_s, RECYCLE_AFTER, startup_s)
         try:
             results = pool.run(n, get, fail, bar.update)
         finally:
             pool.close()
     _version = _version or pool.info
+    for i, st in enumerate(stability):
+        if st is not None:
+            results[i] = replace(results[i], measurement=results[i].measurement.with_stability(st))
     return results
+
+
+class _Prepared:
+    """Jobs made ahead in blocks, each block's stability analysed in one batch (parent side).
+
+    ``get(index)`` is called once per job, in index order, just before the job is sent; it
+    returns the job and its ``Stability`` (or raises the ``Skip`` that ``make`` raised).
+    """
+
+    BLOCK = 256
+
+    def __init__(self, n: int, make: Callable[[int], SimJob]) -> None:
+        self.n, self.make = n, make
+        self.ready: dict[int, tuple[SimJob, Stability] | Skip] = {}
+
+    def get(self, index: int) -> tuple[SimJob, Stability]:
+        if index not in self.ready:
+            self._fill(index)
+        item = self.ready.pop(index)
+        if isinstance(item, Skip):
+            raise item
+        return item
+
+    def _fill(self, start: int) -> None:
+        jobs: dict[int, SimJob] = {}
+        for i in range(start, min(start + self.BLOCK, self.n)):
+            if i in self.ready:
+                continue
+            try:
+                jobs[i] = self.make(i)
+            except Skip as skip:
+                self.ready[i] = skip
+        pencils: dict[int, Pencil] = {}
+        for i, j in jobs.items():
+            try:
+                pencils[i] = j.pencil or pencil_from_deck(j.deck, j.in_node, j.out_node)
+            except NetlistError as exc:
+                self.ready[i] = (j, Stability.unknown(f"no linear model: {exc}"))
+        for i, st in zip(pencils, analyse_many(list(pencils.values()))):
+            self.ready[i] = (jobs[i], st)
 
 
 def ngspice_version() -> str:
@@ -245,26 +298,33 @@ def job_for(item: Any, index: int = 0, keep_sweep: bool = False, out_node: str =
     if isinstance(item, SimJob):
         return item if not keep_sweep else replace(item, keep_sweep=True)
     if isinstance(item, Circuit):
-        return SimJob(write_spice(item), label=_label(item, index), keep_sweep=keep_sweep)
+        return _circuit_job(item, _label(item, index), keep_sweep)
     if not isinstance(item, (str, Path)):
         raise TypeError(f"verify item {index}: cannot simulate a {type(item).__name__}")
     path, label = Path(item), str(item)
     suffix = path.suffix.lower()
     if suffix == ".json":
-        return SimJob(write_spice(load_circuit(path)), label=label, keep_sweep=keep_sweep)
+        return _circuit_job(load_circuit(path), label, keep_sweep)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise NetlistError(f"{path}: cannot read: {exc}") from None
     if suffix == ".scs" or TAG + " format" in text:
-        circuit = parse_spice(text, label)
-        return SimJob(write_spice(circuit), label=label, keep_sweep=keep_sweep)
+        return _circuit_job(parse_spice(text, label), label, keep_sweep)
     if suffix in DECK_SUFFIXES:
         deck = prepare_deck(text, out_node, label)
         return SimJob(deck.text, deck.in_node, deck.out_node, label=label, keep_sweep=keep_sweep)
     raise NetlistError(
         f"{path}: unknown file type {suffix or '(none)'}; expected .json, .scs or a SPICE deck "
         f"({', '.join(DECK_SUFFIXES)})"
+    )
+
+
+def _circuit_job(circuit: Circuit, label: str | None, keep_sweep: bool) -> SimJob:
+    """The OCB testbench deck of a circuit, with its pencil (no parse needed)."""
+    tb = build_testbench(circuit)
+    return SimJob(
+        deck_text(tb), label=label, keep_sweep=keep_sweep, pencil=pencil_from_testbench(tb)
     )
 
 
@@ -303,7 +363,13 @@ class _Engine:
         self.runs = 0
 
     def run(
-        self, deck: str, in_node: str, out_node: str, label: str | None, keep_sweep: bool
+        self,
+        deck: str,
+        in_node: str,
+        out_node: str,
+        label: str | None,
+        keep_sweep: bool,
+        sign: int = 1,
     ) -> SimResult:
         """Load, run, fetch, free and measure one deck; a failed run gives an invalid result."""
         ffi, lib = self.ffi, self.lib
@@ -338,6 +404,7 @@ class _Engine:
         with np.errstate(divide="ignore", invalid="ignore"):
             h = vout / vin
         m = measure_opamp(freq, h, self.version).with_file(label)
+        m = replace(m, pm_loop_deg=loop_margin(h, sign))  # sign = sgn H(0), from the parent
         if keep_sweep:
             return SimResult(m, freq, h, sim_s=sim_s)
         return SimResult(m, sim_s=sim_s)

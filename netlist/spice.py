@@ -15,7 +15,7 @@ from pathlib import Path
 from ..circuit import Circuit, Node
 from ..errors import CktGenError, DAGError, NetlistError
 from ..subgraphs import subgraph_type
-from .testbench import GND, IN_NET, SOURCE, build_testbench
+from .testbench import GND, IN_NET, SOURCE, Testbench, build_testbench
 from .units import format_spice_number, parse_spice_number
 
 TAG = "*@cktgen"
@@ -29,7 +29,12 @@ def write_spice(circuit: Circuit) -> str:
     Raises:
         DAGError, NetlistError: when the circuit is invalid or not an OCB-style amplifier.
     """
-    tb = build_testbench(circuit)
+    return deck_text(build_testbench(circuit))
+
+
+def deck_text(tb: Testbench) -> str:
+    """The deck of a laid-out testbench (``write_spice`` without the layout step)."""
+    circuit = tb.circuit
     lines = [
         "* cktgen-eda OCB testbench (H = V(out)/V(in), AC sweep 1 Hz-100 GHz)",
         f"{TAG} format 1",

@@ -1,0 +1,270 @@
+"""The small-signal MNA pencil of a linear deck: (G + sC)·x = −(g_in + s·c_in)·V(in).
+
+deck → **mna** → stability (poles, exact DC gain, closed loop). The AC source's net ``in`` is
+the input and is eliminated (its voltage is known); the unknowns ``x`` are every other net's
+voltage and one branch current per inductor, voltage-controlled voltage source (E) and
+DC voltage source (an AC short, as in ngspice's AC analysis). Then H(s) = x[out].
+
+Element conventions are SPICE's: a G element ``G a b c d gm`` drives the current
+gm·(V(c) − V(d)) out of net a, through itself, into net b; ``E a b c d k`` holds
+V(a) − V(b) = k·(V(c) − V(d)). A 0 Ω resistor is an ideal short (our decks write it as a
+0 V source). Subcircuits are flattened (internal nets become ``inst.net``; ``0``, ``gnd``
+and ``.global`` nets are shared). Values must be plain SPICE numbers: a deck with
+parameters, expressions or behavioural sources gets a ``NetlistError`` naming the line, and
+the caller reports stability as unknown rather than guessing.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import NamedTuple
+
+import numpy as np
+
+from ..errors import NetlistError
+from .units import parse_spice_number
+
+GROUND = frozenset({"0", "gnd"})
+_number = lru_cache(maxsize=1 << 16)(parse_spice_number)  # OCB grid values repeat
+
+
+@dataclass(frozen=True)
+class Pencil:
+    """The MNA matrices of one deck with the input voltage as excitation.
+
+    Attributes:
+        g, c: conductance and capacitance matrices over the unknowns.
+        g_in, c_in: the input net's columns: the excitation is −(g_in + s·c_in)·V(in).
+        out: index of the output net's voltage among the unknowns.
+        unknowns: names of the unknowns (net names, ``i(NAME)`` for branch currents).
+
+    Shapes:
+        g, c: ``[n, n]``; g_in, c_in: ``[n]``.
+    """
+
+    g: np.ndarray
+    c: np.ndarray
+    g_in: np.ndarray
+    c_in: np.ndarray
+    out: int
+    unknowns: tuple[str, ...]
+
+    def transfer(self, s: np.ndarray) -> np.ndarray:
+        """H(s) = V(out)/V(in) at complex frequencies ``s`` (rad/s), by direct solves.
+
+        Shapes:
+            s: ``[F]``; returns ``[F]`` complex.
+        """
+        s = np.asarray(s, dtype=complex)
+        a = self.g[None] + s[:, None, None] * self.c[None]
+        rhs = -(self.g_in[None] + s[:, None] * self.c_in[None])
+        return np.linalg.solve(a, rhs[..., None])[:, self.out, 0]
+
+
+def pencil_from_deck(text: str, in_node: str = "in", out_node: str = "out") -> Pencil:
+    """Build the pencil of a deck (ours, or a plain deck after ``prepare_deck``).
+
+    Raises:
+        NetlistError: for an element or value the linear small-signal model cannot take
+            (names the line), or when the output net is missing.
+    """
+    return pencil_from_elements(_flatten(text), in_node.lower(), out_node.lower())
+
+
+def pencil_from_testbench(tb) -> Pencil:
+    """The pencil of an OCB ``testbench.Testbench`` (what its deck would parse to, without
+    writing and parsing the text)."""
+    from .testbench import IN_NET, OUT_NET
+
+    elements = [(el.name[0], el.name.lower(), el.nets, el.value, False) for el in tb.elements]
+    return pencil_from_elements(elements, IN_NET, OUT_NET)
+
+
+def pencil_from_elements(elements: list[tuple], in_node: str, out_node: str) -> Pencil:
+    """Assemble the pencil from ``(kind, name, nets, value, ac)`` tuples (lower-case nets).
+
+    Raises:
+        NetlistError: when the output net is missing.
+    """
+    nets: dict[str, int] = {}
+    branches: list[str] = []
+    for kind, name, terminals, value, ac in elements:
+        for net in terminals:
+            if net not in nets and net not in GROUND and net != in_node:
+                nets[net] = len(nets)
+        if kind in "LE" or (kind == "V" and not ac) or (kind == "R" and value == 0):
+            branches.append(name)
+    if out_node not in nets:
+        raise NetlistError(f"output net {out_node!r} is not an unknown of the deck")
+    n = len(nets) + len(branches)
+    col = dict(nets)
+    col[in_node] = n  # an extra column collects the input net's coefficients
+    rows, cols, vals, is_c = [], [], [], []  # triplets; summed into G and C at the end
+
+    def add(row: int | None, column: int | None, value: float, cap: bool = False) -> None:
+        if row is not None and column is not None and row != n:  # the input has no KCL row
+            rows.append(row)
+            cols.append(column)
+            vals.append(value)
+            is_c.append(cap)
+
+    k = len(nets)
+    for kind, _, terminals, value, ac in elements:
+        ia, ib = col.get(terminals[0]), col.get(terminals[1])
+        if kind in "RC" and not (kind == "R" and value == 0):
+            y, cap = (1.0 / value, False) if kind == "R" else (value, True)
+            add(ia, ia, y, cap)
+            add(ia, ib, -y, cap)
+            add(ib, ib, y, cap)
+            add(ib, ia, -y, cap)
+        elif kind == "G":  # current value·(V(c) − V(d)) leaves a, enters b
+            ic, id_ = col.get(terminals[2]), col.get(terminals[3])
+            add(ia, ic, value)
+            add(ia, id_, -value)
+            add(ib, ic, -value)
+            add(ib, id_, value)
+        elif not ac:  # L, E, a DC source or a 0 Ω resistor: one branch current, row k
+            add(ia, k, 1.0)  # the branch current leaves a, enters b
+            add(ib, k, -1.0)
+            add(k, ia, 1.0)  # V(a) − V(b) …
+            add(k, ib, -1.0)
+            if kind == "L":
+                add(k, k, -value, True)  # … = s·L·i
+            elif kind == "E":
+                add(k, col.get(terminals[2]), -value)  # … = value·(V(c) − V(d))
+                add(k, col.get(terminals[3]), value)
+            k += 1
+    # duplicates add up, as stamps do: one bincount over the flat index of [G | C]
+    flat = np.array(rows, dtype=np.int64) * (n + 1) + np.array(cols, dtype=np.int64)
+    flat += np.array(is_c, dtype=np.int64) * (n * (n + 1))
+    gc = np.bincount(flat, np.array(vals), minlength=2 * n * (n + 1)).reshape(2, n, n + 1)
+    g, c = gc[0], gc[1]
+    unknowns = tuple(nets) + tuple(f"i({b})" for b in branches)
+    return Pencil(
+        np.ascontiguousarray(g[:, :n]),
+        np.ascontiguousarray(c[:, :n]),
+        g[:, n].copy(),
+        c[:, n].copy(),
+        nets[out_node],
+        unknowns,
+    )
+
+
+class _Element(NamedTuple):
+    """One flattened element (built as a plain tuple in the hot loop)."""
+
+    kind: str  # R, C, L, G, E, V
+    name: str
+    nets: tuple[str, ...]
+    value: float | None
+    ac: bool  # V only: the AC source (a DC source is an AC short)
+
+
+_N_NETS = {"R": 2, "C": 2, "L": 2, "V": 2, "G": 4, "E": 4}
+
+
+def _flatten(text: str) -> list[_Element]:
+    """Top-level elements with subcircuit instances expanded (see the module doc)."""
+    subckts: dict[str, tuple[list[str], list[tuple[int, list[str]]]]] = {}
+    top: list[tuple[int, list[str]]] = []
+    globals_: set[str] = set()
+    current: list[tuple[int, list[str]]] | None = None
+    text = text.lower()  # SPICE is case-insensitive (numbers too: 1M = 1m = milli)
+    lines = _logical_lines(text)
+    for number, line in lines:
+        words = line.split()
+        card = words[0]
+        if card == ".subckt":
+            if len(words) < 2:
+                raise NetlistError(f"line {number}: .subckt without a name")
+            if any("=" in w for w in words[2:]) or any(w.lower() == "params:" for w in words[2:]):
+                raise NetlistError(f"line {number}: subcircuit parameters are not supported")
+            current = []
+            subckts[words[1]] = (words[2:], current)
+        elif card == ".ends":
+            current = None
+        elif card == ".global":
+            globals_.update(words[1:])
+        elif card == ".end":
+            break
+        elif card.startswith("."):
+            if card in (".param", ".func"):
+                raise NetlistError(f"line {number}: {words[0]} (parameters) is not supported")
+            continue  # analysis and option cards do not change the linear network
+        else:
+            (top if current is None else current).append((number, words))
+    out: list[_Element] = []
+    _expand(top, "", {}, subckts, globals_ | GROUND, out, 0)
+    return out
+
+
+def _logical_lines(text: str) -> list[tuple[int, str]]:
+    """Element and card lines after the title: comments dropped, ``+`` continuations joined."""
+    out: list[tuple[int, str]] = []
+    for number, raw in enumerate(text.splitlines()[1:], start=2):
+        line = raw.strip()
+        if not line or line[0] == "*":
+            continue
+        if ";" in line or "$" in line:
+            line = re.split(r";|\s\$\s|^\$", line, maxsplit=1)[0].strip()
+            if not line:
+                continue
+        if line[0] == "+":
+            if not out:
+                raise NetlistError(f"line {number}: continuation '+' with no line before it")
+            out[-1] = (out[-1][0], f"{out[-1][1]} {line[1:].strip()}")
+        else:
+            out.append((number, line))
+    return out
+
+
+def _expand(lines, prefix, pinmap, subckts, shared, out, depth) -> None:
+    if depth > 20:
+        raise NetlistError("subcircuits nested more than 20 deep")
+
+    def net(name: str) -> str:
+        if name in pinmap:
+            return pinmap[name]
+        return name if name in shared or not prefix else f"{prefix}{name}"
+
+    for number, words in lines:
+        letter = words[0][0].upper()
+        name = f"{prefix}{words[0]}"
+        if letter == "X":
+            inst = [w for w in words[1:] if "=" not in w]
+            if len(inst) < 1 or inst[-1] not in subckts:
+                raise NetlistError(f"line {number}: unknown subcircuit in {words[0]}")
+            pins, body = subckts[inst[-1]]
+            conns = inst[:-1]
+            if len(conns) != len(pins):
+                raise NetlistError(
+                    f"line {number}: {words[0]} connects {len(conns)} nets, "
+                    f"{inst[-1]} has {len(pins)} pins"
+                )
+            inner = {p: net(c) for p, c in zip(pins, conns)}
+            _expand(body, f"{name}.", inner, subckts, shared, out, depth + 1)
+            continue
+        n_nets = _N_NETS.get(letter)
+        if n_nets is None:
+            raise NetlistError(f"line {number}: element {words[0]} is not linear R/C/L/G/E/V")
+        if len(words) < n_nets + 1:
+            raise NetlistError(f"line {number}: {words[0]} needs {n_nets} nets")
+        nets = (
+            tuple(words[1 : 1 + n_nets]) if not prefix else tuple(map(net, words[1 : 1 + n_nets]))
+        )
+        rest = words[1 + n_nets :]
+        if letter == "V":
+            out.append(("V", name, nets, None, "ac" in rest))
+            continue
+        if len(rest) != 1 or "=" in rest[0] or rest[0].startswith("{"):
+            raise NetlistError(
+                f"line {number}: {words[0]} needs one plain number as its value, found "
+                f"{' '.join(rest) or 'none'!r}"
+            )
+        try:
+            value = _number(rest[0])
+        except NetlistError as exc:
+            raise NetlistError(f"line {number}: {exc}") from None
+        out.append((letter, name, nets, value, False))
