@@ -4,9 +4,11 @@ spec → **arms** (the model's training classes that can meet it) → bandit pic
 model generates a batch for that class → ngspice measures it → reward → … → the best
 circuits that *measurably* meet the spec (paper §3.3, judged by a simulator instead of a
 surrogate). Reward of a pull: the best FoM among its candidates that meet the spec,
-divided by the largest FoM any arm could reach (0 when none meets). Each arm starts from a
-prior: the share of its region inside the spec times the best FoM reachable in it, scaled
-the same way, counted as one pseudo-observation. Strategies: ``ucb`` (UCB1 on that mean)
+divided by the largest FoM any arm could reach (0 when none meets; an unstable circuit never
+meets a spec unless ``stable=any``). Each arm starts from a prior counted as one
+pseudo-observation: the chance that a batch holds a pass, from the share of the class's
+training circuits that pass (``generation.class_yields``), times the best FoM reachable in
+it, scaled the same way. Strategies: ``ucb`` (UCB1 on that mean)
 and ``thompson`` (Gaussian posterior per arm); docs/design.md compares them.
 """
 
@@ -21,7 +23,13 @@ from typing import Any
 
 from .circuit import Circuit
 from .errors import CktGenError, SpecError
-from .generation import containment, feasible_classes, model_classes, nearest_feasible
+from .generation import (
+    class_yields,
+    containment,
+    feasible_classes,
+    model_classes,
+    nearest_feasible,
+)
 from .spec import Spec, class_region, parse_spec, raw_fom
 
 STRATEGIES = ("ucb", "thompson")
@@ -171,7 +179,8 @@ def design(
     if model is None or isinstance(model, str):
         model = load_model(model)
     keys = model_classes(model)
-    arms = feasible_classes(spec, keys)
+    yields = class_yields(spec, model)
+    arms = feasible_classes(spec, keys, yields)
     if not arms:
         raise SpecError(
             f"no training class can meet {spec}; nearest feasible spec: "
@@ -179,7 +188,12 @@ def design(
         )
     pot = [potential_fom(spec, a) for a in arms]
     scale = max(max(pot), 1e-9)
-    priors = [math.sqrt(containment(spec, a)) * max(p, 0.0) / scale for a, p in zip(arms, pot)]
+    if yields is not None:
+        # expected reward of one pull: P(≥ 1 pass in the batch) × the FoM the arm allows
+        chance = [1.0 - (1.0 - yields.get(a, 0.0)) ** batch for a in arms]
+    else:
+        chance = [math.sqrt(containment(spec, a)) for a in arms]
+    priors = [q * max(p, 0.0) / scale for q, p in zip(chance, pot)]
     bandit = Bandit(priors, strategy, rng=random.Random(seed))
     gen = torch.Generator().manual_seed(seed)
     found: dict[tuple, Design] = {}

@@ -11,6 +11,7 @@ meets-spec first, then by FoM.
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from dataclasses import dataclass, field
@@ -87,15 +88,84 @@ def _overlap(a: Interval, b: Interval) -> float:
 
 
 def containment(spec: Spec, cls: tuple[int, int, int]) -> float:
-    """How much of the class region lies inside the spec box (product over quantities)."""
+    """How much of the class region lies inside the spec (product over quantities; the
+    larger over the spec's ``benchmark_boxes``, one per amplifier polarity)."""
     region = class_region(cls)
-    return math.prod(_overlap(getattr(spec, q), region[q]) for q in QUANTITIES)
+    return max(
+        math.prod(_overlap(getattr(box, q), region[q]) for q in QUANTITIES)
+        for box in spec.benchmark_boxes()
+    )
 
 
-def feasible_classes(spec: Spec, keys: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
-    """Training classes whose region meets the spec, most-contained first."""
+def feasible_classes(
+    spec: Spec, keys: list[tuple[int, int, int]], yields: dict | None = None
+) -> list[tuple[int, int, int]]:
+    """Training classes whose region meets the spec: highest ``class_yields`` first when
+    given, else most-contained first."""
     hits = [k for k in keys if spec.intersects_class(k)]
+    if yields:
+        return sorted(hits, key=lambda k: (-yields.get(k, 0.0), -containment(spec, k), k))
     return sorted(hits, key=lambda k: (-containment(spec, k), k))
+
+
+def class_yields(spec: Spec, model: Any, prior_weight: float = 2.0) -> dict | None:
+    """Per joint class, the share of the model's training circuits that pass ``spec``.
+
+    A pass is judged as the product judges it (``Measurement.check``: stable both ways,
+    gain above 0 dB, ``pm`` on the loop margin; or the raw convention for ``stable=any``),
+    from the labels of the model's shipped training benchmark. Small classes are shrunk
+    towards the overall share: (passes + w·base) / (n + w), w = ``prior_weight``. This is
+    what the training data says about where working amplifiers lie; classes mostly made of
+    oscillators rank last. None when the benchmark is not shipped or has no stability
+    labels (then classes are ranked by containment alone).
+    """
+    import numpy as np
+
+    from .data.store import shipped_benchmarks
+
+    name = ((getattr(model, "info", None) or {}).get("dataset") or {}).get("name")
+    if name not in shipped_benchmarks():
+        return None
+    bench = _benchmark(name)
+    if "pm_loop_deg" not in bench.arrays:
+        return None
+    rows = bench.split_rows("train")
+    columns = ("valid", "stable", "cl_stable", "gain_db", "ugf_hz", "pm_deg", "pm_loop_deg")
+    a = {k: bench[k][rows] for k in (*columns, "gain_cls", "bw_cls", "pm_cls")}
+    ok = a["valid"].copy()
+    pm = a["pm_loop_deg"] if spec.require_stable else a["pm_deg"]
+    if spec.require_stable:
+        ok &= a["stable"] & a["cl_stable"] & (a["gain_db"] > 0)
+    for iv, x in ((spec.gain_db, a["gain_db"]), (spec.ugf_hz, a["ugf_hz"]), (spec.pm_deg, pm)):
+        ok &= _within(iv, x)
+    base = float(ok.mean()) if ok.size else 0.0
+    keys = [tuple(k) for k in np.stack([a["gain_cls"], a["bw_cls"], a["pm_cls"]], 1).tolist()]
+    counts: dict[tuple, list[int]] = {}
+    for key, hit, valid in zip(keys, ok.tolist(), a["valid"].tolist()):
+        if valid:
+            c = counts.setdefault(key, [0, 0])
+            c[0] += hit
+            c[1] += 1
+    return {k: (h + prior_weight * base) / (n + prior_weight) for k, (h, n) in counts.items()}
+
+
+def _within(iv: Interval, x):
+    """``Interval.contains`` on an array (NaN is outside)."""
+    import numpy as np
+
+    ok = np.isfinite(x)
+    if iv.lo is not None:
+        ok &= (x > iv.lo) if iv.lo_open else (x >= iv.lo)
+    if iv.hi is not None:
+        ok &= (x < iv.hi) if iv.hi_open else (x <= iv.hi)
+    return ok
+
+
+@functools.lru_cache(maxsize=4)
+def _benchmark(name: str):
+    from .data.store import load_benchmark
+
+    return load_benchmark(name)
 
 
 def nearest_feasible(spec: Spec, keys: list[tuple[int, int, int]]) -> Spec:
@@ -126,18 +196,22 @@ def nearest_feasible(spec: Spec, keys: list[tuple[int, int, int]]) -> Spec:
 
 def expected_containment(probs, spec: Spec) -> list[float]:
     """Per circuit: Π over quantities of Σ_class p(class)·(share of the class bin inside the
-    spec), with p from the guidance heads — the model's estimate that it meets the spec."""
+    spec), with p from the guidance heads — the model's estimate that it meets the spec
+    (the larger over the spec's ``benchmark_boxes``)."""
     import torch
 
-    score = torch.ones(len(probs[0]))
-    for q, p in zip(QUANTITIES, probs):
-        cls = [0, 0, 0]
-        overlap = []
-        for k in range(p.shape[1]):
-            cls[QUANTITIES.index(q)] = k
-            overlap.append(_overlap(getattr(spec, q), class_region(tuple(cls))[q]))
-        score *= p @ torch.tensor(overlap, dtype=p.dtype)
-    return score.tolist()
+    best = torch.zeros(len(probs[0]))
+    for box in spec.benchmark_boxes():
+        score = torch.ones(len(probs[0]))
+        for q, p in zip(QUANTITIES, probs):
+            cls = [0, 0, 0]
+            overlap = []
+            for k in range(p.shape[1]):
+                cls[QUANTITIES.index(q)] = k
+                overlap.append(_overlap(getattr(box, q), class_region(tuple(cls))[q]))
+            score *= p @ torch.tensor(overlap, dtype=p.dtype)
+        best = torch.maximum(best, score)
+    return best.tolist()
 
 
 def model_classes(model) -> list[tuple[int, int, int]]:
@@ -199,7 +273,7 @@ def generate(
         classes = [spec_class]
     else:
         spec = spec or Spec()
-        classes = feasible_classes(spec, keys)
+        classes = feasible_classes(spec, keys, class_yields(spec, model))
         if not classes:
             near = nearest_feasible(spec, keys)
             raise SpecError(
@@ -248,9 +322,11 @@ def _verify(candidates: list[Candidate], spec: Spec | None, workers, progress) -
             )
 
     def rank(c: Candidate):
+        # spec passes first, then working (stable) amplifiers, then the rest; FoM within
         m = c.measurement
         if m is None or not m.valid:
-            return (2, 0.0, c.index)
-        return (0 if m.meets_spec in (True, None) else 1, -m.fom, c.index)
+            return (2, 2, 0.0, c.index)
+        meets = 0 if m.meets_spec or (m.meets_spec is None and m.works) else 1
+        return (meets, 0 if m.works else 1, -m.fom, c.index)
 
     candidates.sort(key=rank)

@@ -12,10 +12,12 @@ from .fileio import atomic_write
 def bode_plot(
     freq_hz: np.ndarray, h: np.ndarray, measurement, path: str | Path, title: str | None = None
 ) -> Path:
-    """Write a two-panel Bode plot PNG (|H| in dB, phase in degrees) atomically.
+    """Write a two-panel Bode plot PNG of the unity-gain loop L = sgn H(0)·H, atomically.
 
-    The UGF gets a vertical line on both panels; the phase panel marks the phase at the UGF
-    and the −180° reference with the phase margin written beside it.
+    Magnitude in dB and the unwrapped loop phase, which starts near 0° for an amplifier
+    closed in negative feedback; the UGF gets a vertical line and the phase margin is drawn
+    from the −180° reference (−180° − k·360° once the phase has wrapped). The title says
+    UNSTABLE, with the offending pole, when the poles say so.
     """
     import io
 
@@ -24,21 +26,26 @@ def bode_plot(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    mag_db = 20 * np.log10(np.maximum(np.abs(h), 1e-300))
-    phase = np.degrees(np.unwrap(np.angle(h)))
+    from .netlist.measure import pole_text, wrap_deg
+    from .report import si
+
+    m = measurement
+    sign = -1.0 if m.inverting else 1.0
+    loop = sign * np.asarray(h)
+    mag_db = 20 * np.log10(np.maximum(np.abs(loop), 1e-300))
+    phase = np.degrees(np.unwrap(np.angle(loop)))
     fig, (ax_m, ax_p) = plt.subplots(2, 1, sharex=True, figsize=(7, 5.5))
     ax_m.semilogx(freq_hz, mag_db, color="tab:blue")
     ax_m.axhline(0, color="grey", lw=0.8, ls=":")
     ax_m.set_ylabel("|H| (dB)")
     ax_p.semilogx(freq_hz, phase, color="tab:orange")
-    ax_p.set_ylabel("phase (°)")
+    ax_p.set_ylabel("loop phase (°)" if m.inverting else "phase (°)")
     ax_p.set_xlabel("frequency (Hz)")
-    m = measurement
     if m.valid and m.ugf_hz:
         for ax in (ax_m, ax_p):
             ax.axvline(m.ugf_hz, color="tab:red", lw=0.9, ls="--")
         ax_m.annotate(
-            f"UGF {m.ugf_hz:.3g} Hz",
+            f"UGF {si(m.ugf_hz, 'Hz')}",
             (m.ugf_hz, 0),
             textcoords="offset points",
             xytext=(5, 8),
@@ -46,8 +53,10 @@ def bode_plot(
             fontsize=8,
         )
         ph_ugf = float(np.interp(np.log10(m.ugf_hz), np.log10(freq_hz), phase))
-        ref = ph_ugf - m.pm_deg  # the −180° line (mod 360) the margin is measured from
+        ref = ph_ugf - wrap_deg(180.0 + ph_ugf)  # −180° − k·360°, the line the margin is read from
         ax_p.axhline(ref, color="grey", lw=0.8, ls=":")
+        ax_p.annotate(f"{ref:.0f}°", (freq_hz[0], ref), xytext=(2, 3), textcoords="offset points",
+                      color="grey", fontsize=7)  # fmt: skip
         ax_p.annotate(
             "",
             xy=(m.ugf_hz, ph_ugf),
@@ -55,15 +64,31 @@ def bode_plot(
             arrowprops={"arrowstyle": "<->", "color": "tab:red"},
         )
         ax_p.annotate(
-            f"PM {m.pm_deg:.1f}°",
+            f"PM {ph_ugf - ref:.1f}°",
             (m.ugf_hz, (ph_ugf + ref) / 2),
             textcoords="offset points",
             xytext=(6, 0),
             color="tab:red",
             fontsize=8,
         )
-    subtitle = f"gain {m.gain_db:.1f} dB, FoM {m.fom:.2f}" if m.valid else f"invalid: {m.reason}"
-    fig.suptitle(f"{title or m.file or 'circuit'}\n{subtitle}", fontsize=9)
+    if m.valid:
+        loop_pm = "-" if m.pm_loop_deg is None else f"{m.pm_loop_deg:.1f}°"
+        subtitle = (
+            f"gain {m.gain_db:.1f} dB, UGF {si(m.ugf_hz, 'Hz')}, loop PM {loop_pm} "
+            f"(benchmark PM {m.pm_deg:.1f}°), FoM {m.fom:.2f}"
+        )
+    else:
+        subtitle = f"invalid: {m.reason}"
+    verdict = ""
+    if m.stable is False and m.poles:
+        verdict = f"UNSTABLE: pole at {pole_text(m.poles[0])}\n"
+    elif m.cl_stable is False and m.cl_poles:
+        verdict = f"UNSTABLE at unity gain: pole at {pole_text(m.cl_poles[0])}\n"
+    fig.suptitle(
+        f"{title or m.file or 'circuit'}\n{verdict}{subtitle}",
+        fontsize=9,
+        color="tab:red" if verdict else "black",
+    )
     for ax in (ax_m, ax_p):
         ax.grid(True, which="both", lw=0.3)
     fig.tight_layout()

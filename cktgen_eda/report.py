@@ -35,9 +35,47 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join(lines)
 
 
+def stability_text(m) -> str:
+    """Short stability verdict of a ``Measurement``: ``stable``, ``UNSTABLE``, …"""
+    if m.stable is None:
+        return "unknown" if m.stability_reason else "-"
+    if not m.stable:
+        return "UNSTABLE"
+    if m.cl_stable is False:
+        return "UNSTABLE at unity gain"
+    if m.cl_stable is None:
+        return "stable open loop only"
+    return "stable"
+
+
+def verdict_text(m) -> str:
+    """``PASS``, ``FAIL: <first reasons>`` or ``-`` (no spec) for a ``Measurement``."""
+    if m.meets_spec is None:
+        return "-"
+    if m.meets_spec:
+        return "PASS"
+    return "FAIL: " + "; ".join(m.fails[:2]) if m.fails else "FAIL"
+
+
+def _measured(m) -> list[str]:
+    """gain, UGF, benchmark PM, loop PM, FoM, stability cells of a ``Measurement``."""
+    return [
+        "-" if m.gain_db is None else f"{m.gain_db:.1f} dB",
+        si(m.ugf_hz, "Hz"),
+        "-" if m.pm_deg is None else f"{m.pm_deg:.1f}°",
+        "-" if m.pm_loop_deg is None else f"{m.pm_loop_deg:.1f}°",
+        num(m.fom, ".2f"),
+        stability_text(m),
+    ]
+
+
+MEASURED_HEADERS = ["gain", "UGF", "PM", "loop PM", "FoM", "stability"]
+
+
 def measurement_table(measurements: Sequence, with_spec: bool) -> str:
-    """Table of ``Measurement`` objects: gain, UGF, PM, FoM, class, validity (and spec result)."""
-    headers = ["file", "gain", "UGF", "PM", "FoM", "class", "status"]
+    """Table of ``Measurement`` objects: gain, UGF, PM (benchmark and loop), FoM, class,
+    stability, validity (and the spec verdict with its reasons)."""
+    headers = ["file", *MEASURED_HEADERS, "class", "status"]
     if with_spec:
         headers.append("spec")
     rows = []
@@ -45,15 +83,12 @@ def measurement_table(measurements: Sequence, with_spec: bool) -> str:
         status = "ok" if m.valid else f"invalid: {m.reason}"
         row = [
             m.file or "-",
-            "-" if m.gain_db is None else f"{m.gain_db:.1f} dB",
-            si(m.ugf_hz, "Hz"),
-            "-" if m.pm_deg is None else f"{m.pm_deg:.1f}°",
-            num(m.fom, ".2f"),
+            *_measured(m),
             "-" if m.spec_class is None else ",".join(map(str, m.spec_class)),
             status,
         ]
         if with_spec:
-            row.append({True: "PASS", False: "FAIL", None: "-"}[m.meets_spec])
+            row.append(verdict_text(m))
         rows.append(row)
     return table(headers, rows)
 
@@ -65,7 +100,7 @@ def generation_table(result) -> str:
     verified = result.verified
     headers = ["#", "class", "target gain / UGF / PM", "status"]
     if verified:
-        headers += ["gain", "UGF", "PM", "FoM", "spec"]
+        headers += [*MEASURED_HEADERS, "spec"]
     rows = []
     for c in result.candidates:
         r = class_region(c.spec_class)
@@ -79,17 +114,11 @@ def generation_table(result) -> str:
         if verified:
             m = c.measurement
             if m is None:
-                row += ["-"] * 5
+                row += ["-"] * (len(MEASURED_HEADERS) + 1)
             else:
                 if c.valid and not m.valid:
                     row[3] = f"not measurable: {m.reason}"
-                row += [
-                    "-" if m.gain_db is None else f"{m.gain_db:.1f} dB",
-                    si(m.ugf_hz, "Hz"),
-                    "-" if m.pm_deg is None else f"{m.pm_deg:.1f}°",
-                    num(m.fom, ".2f"),
-                    {True: "PASS", False: "FAIL", None: "-"}[m.meets_spec],
-                ]
+                row += [*_measured(m), verdict_text(m)]
         rows.append(row)
     n_valid = sum(c.valid for c in result.candidates)
     lines = [
@@ -100,7 +129,8 @@ def generation_table(result) -> str:
     ]
     if verified:
         meets = sum(bool(c.meets) for c in result.candidates)
-        lines[-1] += f", {meets} meet the spec (ngspice)"
+        works = sum(c.measurement is not None and c.measurement.works for c in result.candidates)
+        lines[-1] += f", {works} stable amplifiers, {meets} meet the spec (ngspice)"
     lines[-1] += f" ({result.seconds:.1f} s)"
     return "\n".join(lines)
 
@@ -114,18 +144,18 @@ def design_table(result) -> str:
             [
                 str(k),
                 ",".join(map(str, d.spec_class)),
-                f"{m.gain_db:.1f} dB",
-                si(m.ugf_hz, "Hz"),
-                f"{m.pm_deg:.1f}°",
-                f"{m.fom:.2f}",
+                *_measured(m),
+                si(m.settling_s, "s"),
                 str(d.sample),
             ]
         )
-    head = table(["#", "class", "gain", "UGF", "PM", "FoM", "found at"], rows)
+    head = table(["#", "arm", *MEASURED_HEADERS, "settling", "found at"], rows)
     used = sum(1 for p in result.pulls if p)
     tail = (
         f"{result.samples} samples over {used} of {len(result.arms)} arms ({result.strategy}), "
-        f"{result.feasible} met {result.spec} (ngspice), {result.seconds:.1f} s"
+        f"{result.feasible} met {result.spec} "
+        f"({'ngspice, stable both ways' if result.spec.require_stable else 'ngspice'}), "
+        f"{result.seconds:.1f} s"
     )
     if not result.designs:
         tail = "no candidate met the spec; " + tail

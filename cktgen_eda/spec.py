@@ -125,9 +125,30 @@ class Spec:
         )
 
     def intersects_class(self, cls: tuple[int, int, int]) -> bool:
-        """True when the class's physical region (``class_region``) overlaps this spec."""
+        """True when the class's physical region (``class_region``) overlaps this spec
+        in any of its ``benchmark_boxes``."""
         region = class_region(cls)
-        return all(getattr(self, q).intersects(region[q]) for q in QUANTITIES)
+        return any(
+            all(getattr(box, q).intersects(region[q]) for q in QUANTITIES)
+            for box in self.benchmark_boxes()
+        )
+
+    def benchmark_boxes(self) -> list[Spec]:
+        """Where circuits that pass this spec lie in the benchmark's own coordinates.
+
+        The benchmark PM is referenced to +180° whatever the polarity, while a product spec
+        judges ``pm`` on the loop margin. For a non-inverting amplifier the two agree; for
+        an inverting one the benchmark PM is the loop margin − 180° (wrapped). A product
+        spec therefore maps to two boxes (one per polarity), a ``stable=any`` spec to itself.
+        Used to pick and weigh benchmark classes (generation, design).
+        """
+        raw = Spec(self.gain_db, self.ugf_hz, self.pm_deg, require_stable=False)
+        if not self.require_stable:
+            return [raw]
+        return [raw] + [
+            Spec(self.gain_db, self.ugf_hz, iv, require_stable=False)
+            for iv in _shifted_pm(self.pm_deg)
+        ]
 
     def to_text(self) -> str:
         """Canonical text form that ``parse_spec`` reads back."""
@@ -148,6 +169,20 @@ class Spec:
 
     def __str__(self) -> str:
         return self.to_text() or "(no constraint)"
+
+
+def _shifted_pm(iv: Interval) -> list[Interval]:
+    """The loop-margin interval ``iv`` as benchmark PM of an inverting amplifier: shifted by
+    −180° and wrapped into (−180°, 180°], as one or two intervals."""
+    lo_open = iv.lo_open if iv.lo is not None and iv.lo > -180.0 else True  # PM > −180°
+    lo = -180.0 if iv.lo is None else max(iv.lo, -180.0)
+    hi = 180.0 if iv.hi is None else min(iv.hi, 180.0)
+    lo, hi = lo - 180.0, hi - 180.0  # within (−360, 0]
+    if lo >= -180.0:
+        return [Interval(lo, hi, lo_open, iv.hi_open)]
+    if hi <= -180.0:
+        return [Interval(lo + 360.0, hi + 360.0, lo_open, iv.hi_open)]
+    return [Interval(lo + 360.0, 180.0, lo_open, False), Interval(-180.0, hi, True, iv.hi_open)]
 
 
 def _fmt(x: float, q: str) -> str:

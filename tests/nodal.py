@@ -22,18 +22,13 @@ OCB_FREQ_HZ = np.logspace(0, 11, 1101)  # .ac dec 100 1 100G
 ZERO_OHM_AS = None  # R = 0 is an ideal short (our decks write it as a 0 V source)
 
 
-def solve_testbench(
-    circuit: Circuit, freq_hz: np.ndarray = OCB_FREQ_HZ, zero_ohm: float | None = ZERO_OHM_AS
-) -> np.ndarray:
-    """H(f) = V(out)/V(in) of the circuit's OCB testbench.
+def testbench_matrices(
+    circuit: Circuit, zero_ohm: float | None = ZERO_OHM_AS
+) -> tuple[np.ndarray, np.ndarray, int | None]:
+    """Nodal G and C of the testbench over the unknown nets plus, last, the driven ``in``.
 
-    Args:
-        circuit: a valid OCB-style circuit.
-        freq_hz: sweep frequencies.
-        zero_ohm: resistance used for R = 0 (ngspice's 1 mΩ), or None for an ideal short.
-
-    Shapes:
-        freq_hz: ``[F]``; returns ``[F]`` complex.
+    Returns ``(g, c, out)``: ``[n+1, n+1]`` matrices (rows of the unknown nets are KCL; the
+    last row is unused) and the output net's index (None when ``out`` is shorted to ``in``).
     """
     elements = build_testbench(circuit).elements
     alias = _shorted_nets(elements) if zero_ohm is None else {}
@@ -73,14 +68,59 @@ def solve_testbench(
                         g[row, col] += sign_row * sign_col * el.value
         else:
             raise ValueError(f"nodal solver cannot handle element {el.name}")
+    out = alias.get(OUT_NET, OUT_NET)
+    return g, c, None if out == IN_NET else index[out]
 
+
+def solve_testbench(
+    circuit: Circuit, freq_hz: np.ndarray = OCB_FREQ_HZ, zero_ohm: float | None = ZERO_OHM_AS
+) -> np.ndarray:
+    """H(f) = V(out)/V(in) of the circuit's OCB testbench.
+
+    Args:
+        circuit: a valid OCB-style circuit.
+        freq_hz: sweep frequencies.
+        zero_ohm: resistance used for R = 0 (ngspice's 1 mΩ), or None for an ideal short.
+
+    Shapes:
+        freq_hz: ``[F]``; returns ``[F]`` complex.
+    """
+    g, c, out = testbench_matrices(circuit, zero_ohm)
+    n = g.shape[0] - 1
     omega = 2j * np.pi * np.asarray(freq_hz, dtype=float)
+    if out is None:
+        return np.ones(len(omega), complex)
     y = g[None, :, :] + omega[:, None, None] * c[None, :, :]  # (F, size, size)
-    n = len(nets)
     # unknown nets: Y_uu V_u = −Y_u,in · 1 V
     v = np.linalg.solve(y[:, :n, :n], -y[:, :n, n:])[:, :, 0]  # (F, n)
-    out = alias.get(OUT_NET, OUT_NET)
-    return np.ones(len(omega), complex) if out == IN_NET else v[:, index[out]]
+    return v[:, out]
+
+
+def testbench_poles(circuit: Circuit, digits: int = 40) -> tuple[list[complex], list[complex]]:
+    """Open-loop and unity-gain closed-loop poles in ``digits``-digit arithmetic (mpmath).
+
+    An independent check of ``cktgen_eda.netlist.stability``: own matrices, the DC sign from
+    an exact-precision solve, the closed loop V(in) = u − k·V(out) substituted by hand, and
+    the eigenvalues of −C⁻¹G (C of OCB testbenches is invertible without 0 F / 0 Ω parts).
+    """
+    import mpmath as mp
+
+    g, c, out = testbench_matrices(circuit)
+    n = g.shape[0] - 1
+    with mp.workdps(digits):
+        guu, cuu = mp.matrix(g[:n, :n].tolist()), mp.matrix(c[:n, :n].tolist())
+        gin, cin = mp.matrix(g[:n, n].tolist()), mp.matrix(c[:n, n].tolist())
+        h0 = (mp.lu_solve(guu, -gin))[out]
+        k = -1 if h0 < 0 else 1
+        gcl, ccl = guu.copy(), cuu.copy()
+        for r in range(n):
+            gcl[r, out] -= k * gin[r]
+            ccl[r, out] -= k * cin[r]
+
+        def eig(gm, cm):
+            return [complex(z) for z in mp.eig(-(mp.inverse(cm) * gm), left=False, right=False)]
+
+        return eig(guu, cuu), eig(gcl, ccl)
 
 
 def _shorted_nets(elements) -> dict[str, str]:

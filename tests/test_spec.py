@@ -119,3 +119,30 @@ def test_fom_and_normalisation_match_the_benchmark_csv():
         assert spec_class(gain_db, ugf_hz, pm_deg) == tuple(
             math.floor(float(r[k]) + 1e-12) for k in ("gain", "bw", "pm")
         )
+
+
+def test_stable_any_relaxes_the_product_rules_and_round_trips():
+    assert parse_spec("gain>=60dB").require_stable is True
+    raw = parse_spec("gain>=60dB, stable=any")
+    assert raw.require_stable is False and raw.to_text() == "gain>=60dB,stable=any"
+    assert parse_spec(raw.to_text()) == raw
+    assert parse_spec("stable=required,pm>=45").require_stable is True
+    for bad in ("stable=maybe", "stable>=any"):
+        with pytest.raises(SpecError, match="stable=any"):
+            parse_spec(bad)
+
+
+def test_benchmark_boxes_add_the_inverting_image_of_pm():
+    boxes = parse_spec("pm>=60deg").benchmark_boxes()
+    assert [(b.pm_deg.lo, b.pm_deg.hi) for b in boxes] == [(60, None), (-120, 0)]
+    # a loop margin window that wraps: 150…170° is −30…−10° benchmark PM when inverting
+    (_, inv) = parse_spec("pm=150..170deg").benchmark_boxes()
+    assert (inv.pm_deg.lo, inv.pm_deg.hi) == (-30, -10)
+    wrapped = parse_spec("pm<=-150deg").benchmark_boxes()[1:]
+    assert [(b.pm_deg.lo, b.pm_deg.hi) for b in wrapped] == [(0, 30)]
+    assert parse_spec("pm>=60deg,stable=any").benchmark_boxes() == [
+        parse_spec("pm>=60deg,stable=any")
+    ]
+    # a class whose benchmark PM is −180…−90° holds inverting amplifiers with 0…90° margin
+    assert parse_spec("pm>=45deg").intersects_class((2, 3, 3))
+    assert not parse_spec("pm>=45deg,stable=any").intersects_class((2, 3, 3))

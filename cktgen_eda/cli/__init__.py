@@ -65,6 +65,30 @@ _force_option = click.option("--force", is_flag=True, help="Overwrite an existin
 _workers_option = click.option(
     "--workers", type=click.IntRange(1, 64), help="Simulator processes [default: 2]."
 )
+_allow_unstable_option = click.option(
+    "--allow-unstable",
+    is_flag=True,
+    help="Judge the spec by the benchmark's raw convention (same as 'stable=any' in the "
+    "spec): PM at the first crossing referenced to +180°, no stability check. Default: a "
+    "pass needs a stable amplifier, open loop and at unity gain, with gain above 0 dB and "
+    "the loop phase margin.",
+)
+
+
+def _spec_option_value(spec_text: str | None, allow_unstable: bool):
+    """The ``Spec`` of ``--spec`` text with ``--allow-unstable`` applied (None without text)."""
+    from dataclasses import replace
+
+    from ..spec import parse_spec
+
+    if spec_text is None:
+        if allow_unstable:
+            raise click.UsageError("--allow-unstable needs --spec")
+        return None
+    spec = parse_spec(spec_text)
+    return replace(spec, require_stable=False) if allow_unstable else spec
+
+
 _model_option = click.option(
     "--model",
     "model_name",
@@ -136,8 +160,9 @@ def from_spice(netlist: Path, out: Path | None, force: bool, out_net: str) -> No
     "--spec",
     "spec_text",
     metavar="TEXT",
-    help='Target, e.g. "gain>=60dB,ugf>=50MHz,pm>=45deg"; adds PASS/FAIL.',
+    help='Target, e.g. "gain>=60dB,ugf>=50MHz,pm>=45deg"; adds PASS/FAIL with the reasons.',
 )
+@_allow_unstable_option
 @click.option("--json", "as_json", is_flag=True, help="Print the measurement JSON array.")
 @click.option(
     "--plot",
@@ -165,6 +190,7 @@ def verify(
     files: tuple[Path, ...],
     simulator: str,
     spec_text: str | None,
+    allow_unstable: bool,
     as_json: bool,
     plot_dir: Path | None,
     out_node: str,
@@ -176,17 +202,20 @@ def verify(
     FILES are circuit JSON files, decks from `to-spice`, OCB Spectre netlists (.scs), or
     plain SPICE decks (.cir/.sp: R, C, L, G/E sources, .subckt instances and one AC
     voltage source; the output node is --out). Gain is read at 1 Hz, UGF is the first
-    0 dB crossing, PM = 180° + phase at the UGF (ocb-format.md §4.3). Exits 0 when every
-    circuit was simulated, 1 otherwise.
+    0 dB crossing, PM = 180° + phase at the UGF (the benchmark's convention). Every circuit
+    also gets exact stability verdicts from its poles: stable open loop, and stable closed
+    in unity-gain negative feedback (sign from the DC gain), with the loop's phase margin
+    ("loop PM") and the follower's 1 % settling time (--json). With --spec a PASS needs a
+    stable amplifier both ways, gain above 0 dB and every constraint, PM judged on the loop
+    PM; --allow-unstable (or "stable=any") judges the benchmark's raw numbers instead.
+    Exits 0 when every circuit was simulated, 1 otherwise.
 
     \b
     Examples:
       cktgen-eda verify --ngspice examples/circuits/*.json
       cktgen-eda verify amp.cir --out vout --spec "gain>=60dB,pm>=45deg" --json
     """
-    from ..spec import parse_spec
-
-    spec = parse_spec(spec_text) if spec_text else None
+    spec = _spec_option_value(spec_text, allow_unstable)
     from ..netlist.ngspice import job_for
     from ..netlist.ngspice import verify as run_verify
     from ..report import measurement_table

@@ -8,7 +8,14 @@ from pathlib import Path
 
 import click
 
-from . import _force_option, _model_option, _workers_option, cli
+from . import (
+    _allow_unstable_option,
+    _force_option,
+    _model_option,
+    _spec_option_value,
+    _workers_option,
+    cli,
+)
 
 
 @cli.command("design")
@@ -63,6 +70,7 @@ from . import _force_option, _model_option, _workers_option, cli
 )
 @_force_option
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@_allow_unstable_option
 @_workers_option
 def design(
     spec_text: str,
@@ -77,14 +85,19 @@ def design(
     plot: bool,
     force: bool,
     as_json: bool,
+    allow_unstable: bool,
     workers: int | None,
 ) -> None:
     """Search for the highest-FoM circuits that ngspice confirms meet a spec.
 
     The arms are the model's joint classes that can meet the spec; a multi-armed bandit
     spends the sampling budget on them, generating a batch per pull and rewarding the best
-    FoM that meets every constraint (measured by ngspice, not predicted). Reports the
-    top designs with their measured gain, UGF, PM and FoM.
+    FoM that meets every constraint (measured by ngspice, not predicted). A design counts
+    only if it is a stable amplifier, open loop and at unity gain, with gain above 0 dB
+    and the loop phase margin in the spec (unstable circuits earn no reward); with
+    --allow-unstable the benchmark's raw convention is used instead. Reports the top
+    designs with measured gain, UGF, PM, loop PM, FoM and settling time; exits 1 when
+    nothing met the spec.
 
     \b
     Example:
@@ -106,7 +119,7 @@ def design(
         bar.set_postfix(best_fom="-" if best is None else f"{best:.1f}", feasible=feasible)
 
     result = run_design(
-        spec_text,
+        _spec_option_value(spec_text, allow_unstable),
         budget=budget,
         batch=batch,
         top=top,
@@ -121,6 +134,13 @@ def design(
     if out_dir is not None:
         _write(result, out_dir, plot)
     click.echo(json.dumps(result.to_dict(), indent=2) if as_json else design_table(result))
+    if not result.designs:
+        click.echo(
+            f"no design met {result.spec} in {result.samples} samples: raise --budget, relax "
+            "the spec (a lower ugf or pm bound), or try --strategy thompson",
+            err=True,
+        )
+        sys.exit(1)
 
 
 def _write(result, out_dir: Path, plot: bool) -> None:

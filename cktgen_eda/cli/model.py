@@ -8,7 +8,14 @@ from pathlib import Path
 import click
 
 from ..errors import CktGenError
-from . import _force_option, _model_option, _workers_option, cli
+from . import (
+    _allow_unstable_option,
+    _force_option,
+    _model_option,
+    _spec_option_value,
+    _workers_option,
+    cli,
+)
 
 
 class _FormatError(click.ClickException):
@@ -70,6 +77,7 @@ def _parse_class(text: str | None) -> tuple[int, int, int] | None:
 @_model_option
 @click.option("--seed", type=int, default=0, show_default=True, help="Sampling seed.")
 @click.option("--verify", is_flag=True, help="Simulate every candidate with ngspice and rank.")
+@_allow_unstable_option
 @click.option(
     "--rerank",
     type=click.IntRange(1, 64),
@@ -100,6 +108,7 @@ def generate(
     model_name: str | None,
     seed: int,
     verify: bool,
+    allow_unstable: bool,
     rerank: int,
     out_dir: Path | None,
     fmt: str | None,
@@ -112,7 +121,9 @@ def generate(
     The spec maps to every joint class (gain, UGF, PM bins) of the model's training set
     that can meet it; candidates are spread over those classes, classes wholly inside the
     spec first. Decodes that are not valid circuits are listed with the reason. With
-    --verify each candidate is simulated with ngspice, marked PASS/FAIL and ranked by
+    --verify each candidate is simulated with ngspice and marked PASS (a stable amplifier,
+    open loop and at unity gain, meeting every constraint; PM judged on the loop margin)
+    or FAIL with the reason; passes come first, then the other stable circuits, each by
     FoM. A spec no class can meet is an error naming the nearest feasible spec.
 
     \b
@@ -131,7 +142,7 @@ def generate(
     if out_dir is not None:
         _check_out(out_dir, count, fmt, force)
     result = run_generate(
-        spec_text,
+        _spec_option_value(spec_text, allow_unstable),
         n=count,
         model=model_name,
         seed=seed,
