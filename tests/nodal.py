@@ -96,7 +96,7 @@ def solve_testbench(
     return v[:, out]
 
 
-def testbench_poles(circuit: Circuit, digits: int = 40) -> tuple[list[complex], list[complex]]:
+def exact_poles(circuit: Circuit, digits: int = 40) -> tuple[list[complex], list[complex]]:
     """Open-loop and unity-gain closed-loop poles in ``digits``-digit arithmetic (mpmath).
 
     An independent check of ``cktgen_eda.netlist.stability``: own matrices, the DC sign from

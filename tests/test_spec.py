@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import math
-
 from dataclasses import replace
 
 import pytest

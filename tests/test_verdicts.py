@@ -10,7 +10,8 @@ import json
 
 import pytest
 from click.testing import CliRunner
-from nodal import testbench_poles
+from nodal import exact_poles
+from test_generation import tiny_model  # noqa: F401  (fixture)
 
 from cktgen_eda import load_circuit
 from cktgen_eda.cli import cli
@@ -29,7 +30,7 @@ SPECS = [
 
 def _assert_working(circuit, measurement) -> None:
     """Independent poles all in the left half plane, both ways; gain above 0 dB."""
-    open_loop, closed = testbench_poles(circuit)
+    open_loop, closed = exact_poles(circuit)
     assert all(p.real < 0 for p in open_loop), (measurement, open_loop)
     assert all(p.real < 0 for p in closed), (measurement, closed)
     assert measurement.gain_db > 0 and measurement.stable and measurement.cl_stable
@@ -44,7 +45,9 @@ def test_no_unstable_pass_in_generate(spec):
     for c in passes:
         _assert_working(c.circuit, c.measurement)
     # ranked: passes, then the other working amplifiers, then the rest
-    works = [bool(c.meets) * 2 + bool(c.measurement and c.measurement.works) for c in res.candidates]
+    works = [
+        bool(c.meets) * 2 + bool(c.measurement and c.measurement.works) for c in res.candidates
+    ]
     assert works == sorted(works, reverse=True)
 
 
@@ -59,15 +62,13 @@ def test_no_unstable_design(spec):
 
 
 def test_design_exits_1_with_a_hint_when_nothing_passes(tiny_model):  # noqa: F811
-    path, _ = tiny_model
-    r = CliRunner().invoke(
-        cli, ["design", "--spec", "gain>=100dB,ugf>=2GHz,pm>=30deg", "--budget", "4", "--model",
-              str(path)]
-    )  # fmt: skip
+    _, path = tiny_model
+    args = ["design", "--spec", "gain>=100dB,ugf>=2GHz,pm>=30deg", "--budget", "4"]
+    r = CliRunner().invoke(cli, [*args, "--model", str(path)])
     if "no design met" in r.output:
         assert r.exit_code == 1 and "--budget" in r.output
     else:  # the tiny model happened to find one: it must then be a working amplifier
-        assert r.exit_code == 0
+        assert r.exit_code == 0, r.output
 
 
 def test_examples_stay_stable_and_pass_their_readme_spec(tmp_path):
@@ -111,6 +112,3 @@ def test_verify_cli_reports_stability_and_reasons(tmp_path):
     assert raw.exit_code == 0 and "PASS" in raw.stdout and "UNSTABLE" in raw.stdout
     table = runner.invoke(cli, ["verify", str(amp), "--spec", "gain>=40dB"]).stdout
     assert "UNSTABLE" in table and "FAIL: unstable: pole at +" in table
-
-
-from test_generation import tiny_model  # noqa: E402, F401

@@ -17,7 +17,7 @@ from .. import __version__
 from ..netlist.ngspice import ngspice_version, verify
 from .generator import generate
 from .recipes import Recipe
-from .store import Benchmark
+from .store import Benchmark, stability_record
 
 
 def generate_rows(recipe: Recipe, progress: bool = False) -> tuple[list, list[int]]:
@@ -40,10 +40,21 @@ def generate_rows(recipe: Recipe, progress: bool = False) -> tuple[list, list[in
 
 
 def label(circuits: list, workers: int | None = None, progress: bool = False) -> dict[str, Any]:
-    """Simulate every circuit with ngspice; returns the measured label columns."""
+    """Simulate every circuit with ngspice; returns the measured label columns.
+
+    ``stable``/``cl_stable`` are the pole-based verdicts, False when unknown, and
+    ``pm_loop_deg`` the unity-gain loop's phase margin (NaN when it has no 0 dB crossing);
+    ``stability_unknown`` marks those rows (it is not a stored column).
+    """
     results = verify(circuits, workers=workers, progress=progress)
     ms = [r.measurement for r in results]
     return {
+        "stable": np.array([m.stable is True for m in ms], dtype=bool),
+        "cl_stable": np.array([m.cl_stable is True for m in ms], dtype=bool),
+        "pm_loop_deg": np.array([np.nan if m.pm_loop_deg is None else m.pm_loop_deg for m in ms]),
+        "stability_unknown": np.array(
+            [m.stable is None or m.cl_stable is None for m in ms], dtype=bool
+        ),
         "valid": np.array([m.valid for m in ms], dtype=bool),
         "gain_db": np.array([np.nan if m.gain_db is None else m.gain_db for m in ms]),
         "ugf_hz": np.array([np.nan if m.ugf_hz is None else m.ugf_hz for m in ms]),
@@ -65,5 +76,6 @@ def build_benchmark(
         "seed": recipe.seed,
         "simulator": ngspice_version(),
         "cktgen_eda": __version__,
+        "stability": stability_record(True, int(labels["stability_unknown"].sum())),
     }
     return Benchmark.from_circuits(circuits, labels, recipe.train, topology, manifest)

@@ -29,7 +29,7 @@ from ..spec import BW_OFFSET, FOM_OFFSET, GAIN_OFFSET, PM_OFFSET, raw_fom
 from ..subgraphs import SUBGRAPH_TYPES
 
 FORMAT = "cktgen-eda/benchmark"
-VERSION = 1
+VERSION = 2  # 2: + the stability columns ``stable``, ``cl_stable``, ``pm_loop_deg``
 SUFFIX = ".npz"
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
@@ -57,8 +57,12 @@ LABELS = {
     "bw_cls": np.int16,
     "pm_cls": np.int16,
     "reason": np.str_,  # [N] why a row is invalid ("" when valid)
+    "stable": np.bool_,  # [N] every open-loop pole in the left half plane (unknown: False)
+    "cl_stable": np.bool_,  # [N] stable in unity-gain negative feedback (unknown: False)
+    "pm_loop_deg": np.float64,  # [N] phase margin of that loop, worst crossing (NaN: none)
 }
 COLUMNS = {**STRUCTURE, **LABELS}
+STABILITY = ("stable", "cl_stable")  # absent from version-1 files
 
 
 def label_columns(
@@ -181,7 +185,9 @@ class Benchmark:
         manifest: dict[str, Any] | None = None,
     ) -> Benchmark:
         """Pack circuits (topologically ordered) and their ``valid``/``gain_db``/``ugf_hz``/
-        ``pm_deg``/``reason`` labels; the derived columns are computed here."""
+        ``pm_deg``/``reason``/``stable``/``cl_stable`` labels; the derived columns are computed
+        here. Without ``stable`` and ``cl_stable`` the manifest records stability as not
+        measured (see ``stability_record``)."""
         n_nodes = [len(c.nodes) for c in circuits]
         n_edges = [len(c.edges) for c in circuits]
         values = np.zeros((sum(n_nodes), 3))
@@ -207,7 +213,11 @@ class Benchmark:
             ),
         }
         arrays.update(measured_columns(labels))
-        return cls(arrays, n_train, dict(manifest or {}))
+        manifest = dict(manifest or {})
+        measured = all(k in labels for k in STABILITY)
+        unknown = 0 if measured else len(circuits)
+        manifest.setdefault("stability", stability_record(measured, unknown))
+        return cls(arrays, n_train, manifest)
 
     def content_sha256(self) -> str:
         """sha256 over every column's dtype, shape and bytes, in ``COLUMNS`` order."""
@@ -229,8 +239,8 @@ class Benchmark:
 
 
 def unlabelled(circuits: Sequence[Circuit]) -> Benchmark:
-    """Circuits packed as a benchmark without measurements (all-train, placeholder labels),
-    e.g. to turn generated circuits into model tensors."""
+    """Circuits packed as a benchmark without measurements (all-train, placeholder labels;
+    ``stable``/``cl_stable`` False), e.g. to turn generated circuits into model tensors."""
     n = len(circuits)
     labels = {
         "valid": np.ones(n, bool),
@@ -241,8 +251,21 @@ def unlabelled(circuits: Sequence[Circuit]) -> Benchmark:
     return Benchmark.from_circuits(circuits, labels, n, manifest={"name": "unlabelled"})
 
 
+def stability_record(measured: bool, unknown_rows: int) -> dict[str, Any]:
+    """The manifest's ``stability`` entry: whether ``stable``/``cl_stable`` were measured,
+    and how many rows had an unknown verdict (stored as False)."""
+    return {"measured": bool(measured), "unknown_rows": int(unknown_rows)}
+
+
+def stability_measured(manifest: dict[str, Any]) -> bool:
+    """True when the ``stable``/``cl_stable`` columns hold measured verdicts."""
+    return bool((manifest.get("stability") or {}).get("measured"))
+
+
 def measured_columns(labels: dict[str, Any]) -> dict[str, np.ndarray]:
-    """All ``LABELS`` columns from ``valid``, ``gain_db``, ``ugf_hz``, ``pm_deg``, ``reason``."""
+    """All ``LABELS`` columns from ``valid``, ``gain_db``, ``ugf_hz``, ``pm_deg`` and the
+    optional ``reason`` (""), ``stable``/``cl_stable`` (False; None, unknown, is False) and
+    ``pm_loop_deg`` (NaN)."""
     valid = np.asarray(labels["valid"], dtype=bool)
     out = {
         "valid": valid,
@@ -251,6 +274,12 @@ def measured_columns(labels: dict[str, Any]) -> dict[str, np.ndarray]:
         "pm_deg": np.where(valid, np.asarray(labels["pm_deg"], dtype=np.float64), np.nan),
         "reason": np.asarray(labels.get("reason", [""] * len(valid)), dtype=np.str_),
     }
+    for key in STABILITY:
+        out[key] = np.asarray(labels.get(key, np.zeros(len(valid), bool)), dtype=bool)
+    loop = labels.get("pm_loop_deg")
+    out["pm_loop_deg"] = (
+        np.full(len(valid), np.nan) if loop is None else np.asarray(loop, dtype=np.float64)
+    )
     out.update(label_columns(out["gain_db"], out["ugf_hz"], out["pm_deg"], valid))
     return out
 
@@ -294,23 +323,20 @@ def read_benchmark(path: str | Path, check: bool = True) -> Benchmark:
     """Load a benchmark file.
 
     Raises:
-        CktGenError: when the file is missing, not a benchmark, or (``check``) its content
-            does not match the sha256 in its manifest.
+        CktGenError: when the file is missing, not a benchmark, of another format version
+            (version 1 has no ``stable``/``cl_stable`` columns), lacks a column, or
+            (``check``) its content does not match the sha256 in its manifest.
     """
     path = Path(path)
     try:
         with zipfile.ZipFile(path) as zf:
             manifest = json.loads(zf.read("manifest.json"))
-            if manifest.get("format") != FORMAT:
-                raise CktGenError(
-                    f"{path}: not a cktgen-eda benchmark (format {manifest.get('format')!r})"
-                )
-            if manifest.get("version") != VERSION:
-                raise CktGenError(
-                    f"{path}: benchmark version {manifest.get('version')!r}, expected {VERSION}"
-                )
+            _check_manifest(path, manifest)
+            names = set(zf.namelist())
             arrays = {}
             for key in COLUMNS:
+                if f"{key}.npy" not in names:
+                    raise CktGenError(f"{path}: benchmark has no {key!r} column")
                 with zf.open(f"{key}.npy") as f:
                     arrays[key] = np.lib.format.read_array(f, allow_pickle=False)
     except CktGenError:
@@ -323,6 +349,22 @@ def read_benchmark(path: str | Path, check: bool = True) -> Benchmark:
     if check and bench.content_sha256() != manifest.get("sha256"):
         raise CktGenError(f"{path}: content does not match the sha256 in its manifest")
     return bench
+
+
+def _check_manifest(path: Path, manifest: Any) -> None:
+    """Refuse manifests of other formats and versions, one line each."""
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        found = manifest.get("format") if isinstance(manifest, dict) else None
+        raise CktGenError(f"{path}: not a cktgen-eda benchmark (format {found!r})")
+    version = manifest.get("version")
+    if version == 1:
+        redo = "import-ocb" if manifest.get("source") == "ocb" else "build"
+        raise CktGenError(
+            f"{path}: benchmark version 1 has no {STABILITY[0]!r} or {STABILITY[1]!r} column "
+            f"(added in version {VERSION}); recreate it with `cktgen-eda dataset {redo}`"
+        )
+    if version != VERSION:
+        raise CktGenError(f"{path}: benchmark version {version!r}, expected {VERSION}")
 
 
 def shipped_benchmarks() -> dict[str, Path]:
