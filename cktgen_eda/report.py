@@ -49,12 +49,16 @@ def stability_text(m) -> str:
 
 
 def verdict_text(m) -> str:
-    """``PASS``, ``FAIL: <first reasons>`` or ``-`` (no spec) for a ``Measurement``."""
+    """``PASS``, ``FAIL: <first reason> (+N)`` or ``-`` (no spec) for a ``Measurement``
+    (every reason is in its JSON ``fails``)."""
     if m.meets_spec is None:
         return "-"
     if m.meets_spec:
         return "PASS"
-    return "FAIL: " + "; ".join(m.fails[:2]) if m.fails else "FAIL"
+    if not m.fails:
+        return "FAIL"
+    more = f" (+{len(m.fails) - 1})" if len(m.fails) > 1 else ""
+    return f"FAIL: {m.fails[0]}{more}"
 
 
 def _measured(m) -> list[str]:

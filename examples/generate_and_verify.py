@@ -2,8 +2,9 @@
 
     python examples/generate_and_verify.py "gain>=80dB,ugf>=1GHz,pm>=45deg" [OUT_DIR]
 
-Prints one line per candidate (measured by ngspice, best first) and, with OUT_DIR, writes
-the candidates that meet the spec as circuit JSON and ngspice decks.
+Prints one line per candidate (measured by ngspice, best first: spec passes, then the other
+stable amplifiers) and, with OUT_DIR, writes the candidates that meet the spec as circuit JSON
+and ngspice decks. A pass is a working amplifier: stable open loop and at unity gain.
 """
 
 import sys
@@ -19,9 +20,11 @@ for c in result.candidates:
     if m is None or not m.valid:
         print(f"#{c.index} class {c.spec_class}: not measurable ({c.error or m.reason})")
         continue
+    loop_pm = "-" if m.pm_loop_deg is None else f"{m.pm_loop_deg:.1f} deg"
     print(
         f"#{c.index} class {c.spec_class}: gain {m.gain_db:.1f} dB, UGF {m.ugf_hz / 1e9:.3g} GHz,"
-        f" PM {m.pm_deg:.1f} deg, FoM {m.fom:.1f}, meets spec: {m.meets_spec}"
+        f" loop PM {loop_pm}, FoM {m.fom:.1f}, stable: {m.stable}/{m.cl_stable},"
+        f" meets spec: {m.meets_spec}" + ("" if m.meets_spec else f" ({m.fails[0]})")
     )
 
 if len(sys.argv) > 2:
