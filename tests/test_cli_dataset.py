@@ -34,6 +34,11 @@ def test_build_is_deterministic_and_info_reads_it(tmp_path):
     r = run("dataset", "info", str(a), "--json")
     info = json.loads(r.output)
     assert info["summary"]["rows"] == 80 and info["manifest"]["sha256"] == bench.manifest["sha256"]
+    st = info["summary"]["stability"]
+    assert set(st) == {"stable", "cl_stable", "both", "working"}
+    assert st["working"]["rows"] <= st["both"]["rows"] <= min(bench["stable"].sum(), 80)
+    assert st["cl_stable"]["rows"] == bench["cl_stable"].sum()
+    assert bench.manifest["stability"] == {"measured": True, "unknown_rows": 0}
     # another seed gives other circuits
     c = tmp_path / "c.npz"
     assert (
@@ -92,6 +97,8 @@ def test_export_then_import_through_the_cli(tmp_path):
     assert b.name == "rt" and b.n_train == a.n_train
     assert all(a.circuit(i).nodes == b.circuit(i).nodes for i in range(len(a)))
     assert (a["gain_cls"] == b["gain_cls"]).all() and (a["valid"] == b["valid"]).all()
+    info = run("dataset", "info", str(back))
+    assert "stability: not measured" in info.output  # import-ocb does not simulate
     # existing outputs are kept without --force
     r = CliRunner().invoke(
         cli, ["dataset", "export-ocb", str(src), "--pkl", str(pkl), "--csv", str(csv)]

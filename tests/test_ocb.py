@@ -84,6 +84,9 @@ def test_round_trip_tuple_layout(bench, written):
         "fom_recomputed_rows": 0,
     }
     assert set(back["reason"][~back["valid"]]) == {"OCB CSV: valid = 0"}
+    # OCB files carry no stability: stored False, recorded as not measured
+    assert not back["stable"].any() and not back["cl_stable"].any()
+    assert back.manifest["stability"] == {"measured": False, "unknown_rows": len(back)}
     # Circuits sharing a topology get one id (K = 20 reuse blocks of the generator).
     first = {}
     for t_in, t_out in zip(bench["topology"].tolist(), back["topology"].tolist()):

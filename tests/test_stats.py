@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 from conftest import SHARED
 
-from cktgen_eda.data.stats import Labels, clean_rows, compare, labels_from_measurements, summarize
+from cktgen_eda.data.stats import (
+    Labels,
+    clean_rows,
+    compare,
+    format_summary,
+    labels_from_measurements,
+    summarize,
+)
 
 
 def small_labels() -> Labels:
@@ -57,3 +64,20 @@ def test_reproduces_cktgen_counts_on_the_original_labels(name, train_classes, te
     assert s["joint_classes"]["train"] == train_classes
     assert s["joint_classes"]["test"] == test_classes
     assert np.isclose(sum(s["class_shares"]["pm"]), 1)
+
+
+def test_stability_shares_by_hand():
+    from test_store import synthetic, with_stability
+
+    # stable: even rows but every 10th (unknown → False); cl_stable: every 3rd row;
+    # gain above 0 dB from row 20, so of the 8 "both" rows 6…54 only 24, 36, 42, 48, 54 work
+    s = summarize(Labels.of(with_stability()))
+    rows = {k: v["rows"] for k, v in s["stability"].items()}
+    assert rows == {"stable": 24, "cl_stable": 20, "both": 8, "working": 5}
+    assert s["stability"]["working"]["share"] == pytest.approx(5 / 60)
+    text = format_summary("st", s)
+    assert "stable at unity gain" in text and "working (both, gain > 0 dB)  5" in text
+    # not measured (generated labels without verdicts, or an OCB CSV): no shares
+    for lab in (Labels.of(synthetic()), small_labels()):
+        s = summarize(lab)
+        assert s["stability"] is None and "stability: not measured" in format_summary("x", s)

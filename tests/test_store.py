@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import random
 import zipfile
@@ -15,6 +16,7 @@ from cktgen_eda.data.store import (
     label_columns,
     load_benchmark,
     read_benchmark,
+    unlabelled,
     write_benchmark,
 )
 from cktgen_eda.errors import CktGenError
@@ -123,3 +125,71 @@ def test_refuses_overwrite_and_unknown_names(tmp_path):
         write_benchmark(synthetic(), path)
     with pytest.raises(CktGenError, match="no benchmark named 'nope'"):
         load_benchmark("nope")
+
+
+# ------------------------------------------------------------------ stability columns
+def with_stability(n: int = 60) -> Benchmark:
+    """``synthetic`` with made-up verdicts: None (unknown) rows must be stored False."""
+    rows = list(generate(random.Random(0), n, reuse=4))
+    labels = {
+        "valid": np.ones(n, bool),
+        "gain_db": np.linspace(-100, 200, n),  # above 0 dB from row 20
+        "ugf_hz": np.full(n, 1e9),
+        "pm_deg": np.full(n, 60.0),
+        "stable": [None if i % 10 == 0 else i % 2 == 0 for i in range(n)],
+        "cl_stable": [i % 3 == 0 for i in range(n)],
+    }
+    return Benchmark.from_circuits([c for _, c in rows], labels, n, manifest={"name": "st"})
+
+
+def test_stability_columns_are_bool_and_round_trip(tmp_path):
+    bench = with_stability()
+    for key in ("stable", "cl_stable"):
+        assert bench[key].dtype == np.bool_ and bench[key].shape == (60,)
+    assert not bench["stable"][::10].any()  # unknown → False
+    assert bench["stable"][2] and not bench["stable"][1] and bench["cl_stable"][3]
+    assert bench.manifest["stability"] == {"measured": True, "unknown_rows": 0}
+    back = read_benchmark(write_benchmark(bench, tmp_path / "s.npz"))
+    assert np.array_equal(back["stable"], bench["stable"])
+    assert np.array_equal(back["cl_stable"], bench["cl_stable"])
+    assert back.manifest["version"] == 2 and back.manifest["stability"]["measured"]
+
+
+def test_labels_without_verdicts_store_false_and_say_so():
+    for bench in (synthetic(), unlabelled([c for _, c in generate(random.Random(1), 5)])):
+        assert bench["stable"].dtype == np.bool_ and not bench["stable"].any()
+        assert not bench["cl_stable"].any()
+        assert bench.manifest["stability"] == {"measured": False, "unknown_rows": len(bench)}
+
+
+def test_stability_columns_change_the_sha256():
+    a, b = with_stability(), with_stability()
+    b.arrays["cl_stable"] = ~b.arrays["cl_stable"]
+    assert a.content_sha256() != b.content_sha256()
+
+
+def _rewrite(src, dst, drop=(), **manifest_updates):
+    """Copy a benchmark zip without the ``drop`` members, with manifest fields replaced."""
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
+        for item in zin.infolist():
+            if item.filename in drop:
+                continue
+            data = zin.read(item)
+            if item.filename == "manifest.json":
+                data = json.dumps({**json.loads(data), **manifest_updates}).encode()
+            zout.writestr(item, data)
+    return dst
+
+
+def test_version_1_files_are_refused_in_one_line(tmp_path):
+    src = write_benchmark(synthetic(), tmp_path / "s.npz")
+    old = _rewrite(src, tmp_path / "v1.npz", ("stable.npy", "cl_stable.npy"), version=1)
+    with pytest.raises(CktGenError, match="version 1 has no 'stable'.*dataset build") as e:
+        read_benchmark(old)
+    assert "\n" not in str(e.value)
+    imported = _rewrite(old, tmp_path / "v1o.npz", source="ocb")
+    with pytest.raises(CktGenError, match="dataset import-ocb"):
+        read_benchmark(imported)
+    lacking = _rewrite(src, tmp_path / "v2.npz", ("cl_stable.npy",))
+    with pytest.raises(CktGenError, match="has no 'cl_stable' column"):
+        read_benchmark(lacking)

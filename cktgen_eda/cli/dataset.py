@@ -113,10 +113,12 @@ def dataset_build(
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def dataset_info(source: str | None, ref: str | None, as_json: bool) -> None:
-    """Counts, quantiles, class shares and joint classes of a dataset.
+    """Counts, quantiles, class shares, joint classes and stability shares of a dataset.
 
     SOURCE is a shipped name (ocb101, ocb301), a .npz benchmark file, or an original OCB
-    perform CSV. Without SOURCE, lists the shipped datasets.
+    perform CSV. Without SOURCE, lists the shipped datasets. Stability shares (stable open
+    loop, stable at unity gain, both, working: both and gain > 0 dB) are over all rows;
+    OCB CSVs and imported OCB files have none.
 
     \b
     Examples:

@@ -24,7 +24,7 @@ from ..fileio import atomic_write
 from ..spec import BW_OFFSET, GAIN_OFFSET, PM_OFFSET
 from ..subgraphs import N_POSITIONS, N_TYPES, SUBGRAPH_TYPES
 from .ocb_graphs import device_graph, predecessor_lists, subgraph_attributes
-from .store import Benchmark, measured_columns
+from .store import Benchmark, measured_columns, stability_record
 
 PICKLE_PROTOCOL = 4  # readable by the Python 3.6–3.8 environments of CktGNN/CktGen
 CSV_COLUMNS = ("valid", "gain", "pm", "bw", "fom")  # after the unnamed index column
@@ -65,7 +65,9 @@ def read_ocb(pkl_path: str | Path, csv_path: str | Path, name: str | None = None
     normalisation inverted (gain_db = (gain − 1.19531)·100, ugf_hz = (bw − 1e-5)·1e9,
     pm_deg = −(pm − 2.00001)·90); ``valid`` is taken as is, so 101's placeholder rows stay
     valid. The ``fom`` column is recomputed from these (ocb-format.md §4.4); the manifest counts
-    rows where the CSV's own fom differs by more than 1e-6 (101 has such rows).
+    rows where the CSV's own fom differs by more than 1e-6 (101 has such rows). Nothing is
+    simulated, so ``stable``/``cl_stable`` are False and the manifest's ``stability`` records
+    them as not measured.
 
     Args:
         pkl_path: ``ckt_bench_101(_igraph).pkl`` or ``ckt_bench_301(_igraph).pkl``.
@@ -261,8 +263,9 @@ def _pack(graphs: list, labels: dict, n_train: int, name: str) -> Benchmark:
         "edges": np.array([e for g in graphs for e in g[3]], dtype=np.int8).reshape(-1, 2),
         "topology": np.array(topology, dtype=np.int32),
     }
-    arrays.update(measured_columns(labels))
-    return Benchmark(arrays, n_train, {"name": name, "source": "ocb"})
+    arrays.update(measured_columns(labels))  # no stability verdicts: stored False
+    manifest = {"name": name, "source": "ocb", "stability": stability_record(False, len(graphs))}
+    return Benchmark(arrays, n_train, manifest)
 
 
 # --------------------------------------------------------------------------- writing

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..spec import BW_OFFSET, GAIN_OFFSET, PM_OFFSET
-from .store import Benchmark, label_columns
+from .store import Benchmark, label_columns, stability_measured
 
 QUANTILES = (0.05, 0.25, 0.50, 0.75, 0.95)
 ATTRIBUTES = ("gain", "bw", "pm")
@@ -25,7 +25,8 @@ class Labels:
     """The label columns statistics need, one entry per row (rows ``:n_train`` are train).
 
     ``gain``/``bw``/``pm``/``fom`` are the CSV-normalised columns; ``*_cls`` the classes
-    (invalid rows (0, 0, 0), as CktGen's loader assigns).
+    (invalid rows (0, 0, 0), as CktGen's loader assigns). ``stable``, ``cl_stable`` and
+    ``working`` (both stable, gain above 0 dB) are None where stability was not measured.
     """
 
     valid: np.ndarray
@@ -37,11 +38,21 @@ class Labels:
     bw_cls: np.ndarray
     pm_cls: np.ndarray
     n_train: int
+    stable: np.ndarray | None = None
+    cl_stable: np.ndarray | None = None
+    working: np.ndarray | None = None
 
     @classmethod
     def of(cls, bench: Benchmark) -> Labels:
         keys = ("valid", "gain", "bw", "pm", "fom", "gain_cls", "bw_cls", "pm_cls")
-        return cls(**{k: bench.arrays[k] for k in keys}, n_train=bench.n_train)
+        cols = {k: bench.arrays[k] for k in keys}
+        if stability_measured(bench.manifest):
+            cols.update(
+                stable=bench["stable"],
+                cl_stable=bench["cl_stable"],
+                working=working_rows(bench["stable"], bench["cl_stable"], bench["gain_db"]),
+            )
+        return cls(**cols, n_train=bench.n_train)
 
     @classmethod
     def from_csv(cls, path: str | Path, n_train: int | None = None) -> Labels:
@@ -62,6 +73,27 @@ class Labels:
         """CktGen's joint key gain + 1000·bw + 10⁶·pm per row."""
         g, b, p = (x.astype(np.int64) for x in (self.gain_cls, self.bw_cls, self.pm_cls))
         return g + 1000 * b + 1_000_000 * p
+
+
+def working_rows(stable: np.ndarray, cl_stable: np.ndarray, gain_db: np.ndarray) -> np.ndarray:
+    """Working amplifiers (``Measurement.works``): both verdicts stable, gain above 0 dB
+    (a NaN gain, not measured, is not above 0 dB)."""
+    return stable & cl_stable & (np.nan_to_num(gain_db, nan=0.0) > 0.0)
+
+
+def stability_shares(labels: Labels) -> dict[str, Any] | None:
+    """Rows and share of all rows: stable open loop, stable at unity gain, both, working.
+    None when stability was not measured."""
+    if labels.stable is None:
+        return None
+    cols = {
+        "stable": labels.stable,
+        "cl_stable": labels.cl_stable,
+        "both": labels.stable & labels.cl_stable,
+        "working": labels.working,
+    }
+    n = max(len(labels.valid), 1)
+    return {k: {"rows": int(v.sum()), "share": float(v.sum() / n)} for k, v in cols.items()}
 
 
 def clean_rows(labels: Labels) -> tuple[np.ndarray, np.ndarray, set[int]]:
@@ -87,7 +119,8 @@ def _shares(cls: np.ndarray, n_classes: int | None = None) -> list[float]:
 
 
 def summarize(labels: Labels) -> dict[str, Any]:
-    """Counts, valid share, quantiles, class shares and joint-class counts, JSON-ready.
+    """Counts, valid share, quantiles, class shares, joint-class counts and stability shares
+    (``stability_shares``; None when not measured), JSON-ready.
 
     Class shares are over all rows with pm ≥ 0 (invalid rows in class 0), as ocb-format.md §6
     reports them; quantiles of the normalised columns are over valid rows. Physical units:
@@ -121,6 +154,7 @@ def summarize(labels: Labels) -> dict[str, Any]:
             "test": int(len(np.unique(joint[keep_test]))),
         },
         "cleaned": {"train": int(len(keep_train)), "test": int(len(keep_test))},
+        "stability": stability_shares(labels),
     }
 
 
@@ -198,7 +232,29 @@ def format_summary(name: str, s: dict[str, Any], manifest: dict[str, Any] | None
         shares = s["class_shares"][k]
         cells = " ".join(f"{c}:{100 * x:.1f}" for c, x in enumerate(shares) if x > 0)
         lines.append(f"{k} class shares (%): {cells}")
+    lines += ["", _stability_text(s.get("stability"))]
     return "\n".join(lines)
+
+
+STABILITY_ROWS = {
+    "stable": "stable open loop",
+    "cl_stable": "stable at unity gain",
+    "both": "both",
+    "working": "working (both, gain > 0 dB)",
+}
+
+
+def _stability_text(shares: dict[str, Any] | None) -> str:
+    """The stability table of ``format_summary`` (a note when not measured)."""
+    from ..report import table
+
+    if shares is None:
+        return "stability: not measured (no stable/cl_stable verdicts in this source)"
+    rows = [
+        [text, f"{shares[k]['rows']:,}", f"{100 * shares[k]['share']:.1f}"]
+        for k, text in STABILITY_ROWS.items()
+    ]
+    return table(["stability", "circuits", "share (%)"], rows)
 
 
 def failures_as_placeholders(labels: Labels) -> Labels:
