@@ -4,8 +4,10 @@ Inputs, all under benchmarks/results/: paper/DATASET_METHOD_TASK.json
 (benchmarks/paper_eval.py), paper/train/paper_train_summary*.json and the per-run logs
 (benchmarks/paper_train.py), paper/speed_ocb101.json (benchmarks/train_speed.py),
 paper/evaluator_*.log.jsonl, paper/tsne_ocb101.json and auto_design_ocb101_full.json.
-Every number in the page comes from one of them, except the rows marked "paper", which
-are the figures the CktGen paper reports (Hou et al., Engineering 2025) for reference.
+The stability shares of the datasets themselves come from the shipped benchmark files'
+``stable`` / ``cl_stable`` columns (``load_benchmark``). Every number in the page comes from
+one of them, except the rows marked "paper", which are the figures the CktGen paper
+reports (Hou et al., Engineering 2025) for reference.
 
     python benchmarks/paper_tables.py            # writes docs/results.md
 """
@@ -121,9 +123,9 @@ def budget(doc: dict) -> str:
 def cond_table(dataset: str, methods: list[str]) -> list[str]:
     head = (
         "| method | budget | R@1 | R@2 | R@3 | Spec-Acc (surrogate) | **Spec-Acc (ngspice)** "
-        "| MM-D | FID | Inter-D | Intra-D | validity | buildable |"
+        "| **stable %** | MM-D | FID | Inter-D | Intra-D | validity | buildable |"
     )
-    lines = [head, "|" + "---|" * 13]
+    lines = [head, "|" + "---|" * 14]
     for m in methods:
         doc = load(dataset, m, "cond-gen")
         if doc is not None:
@@ -131,18 +133,18 @@ def cond_table(dataset: str, methods: list[str]) -> list[str]:
             lines.append(
                 f"| {label(m)} | {budget(doc)} | {pct(r['top1'])} | {pct(r['top2'])} | "
                 f"{pct(r['top3'])} | {pct(r['spec_acc'])} | "
-                f"**{pct(r.get('verified_spec_acc'))}** | "
+                f"**{pct(r.get('verified_spec_acc'))}** | **{pct(r.get('working_share'))}** | "
                 f"{num(r.get('mm_d'))} | {num(r.get('fid'))} | {num(r.get('inter_d'))} | "
                 f"{num(r.get('intra_d'))} | {pct(r['validity'])} | {pct(r['buildable'])} |"
             )
         else:
-            lines.append(f"| {label(m)} | not run | " + "– | " * 11)
+            lines.append(f"| {label(m)} | not run | " + "– | " * 12)
         ref = PAPER_COND.get(dataset, {}).get(m) if "+" not in m else None
         if ref:
             a, ep = ref, "600" if m.startswith("cktgen") else "100"
             lines.append(
                 f"| *paper* | *{ep} ep, GPU* | *{a[0]}* | *{a[1]}* | "
-                f"*{a[2]}* | *{a[3]}* | n/a | *{a[4]}* | *{a[5]}* | *{a[6]}* | *{a[7]}* | "
+                f"*{a[2]}* | *{a[3]}* | n/a | n/a | *{a[4]}* | *{a[5]}* | *{a[6]}* | *{a[7]}* | "
                 f"*{a[8]}* | n/a |"
             )
     return lines
@@ -151,8 +153,9 @@ def cond_table(dataset: str, methods: list[str]) -> list[str]:
 def verified_table(dataset: str, methods: list[str]) -> list[str]:
     lines = [
         "| method | gain class right | bw class right | pm class right | all three | "
+        "all three and working | stable open loop | stable at unity gain | working | "
         "simulated | ms / circuit (eval run) |",
-        "|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for m in methods:
         doc = load(dataset, m, "cond-gen")
@@ -162,9 +165,68 @@ def verified_table(dataset: str, methods: list[str]) -> list[str]:
         lines.append(
             f"| {label(m)} | {pct(r.get('verified_gain'))} | {pct(r.get('verified_bw'))} | "
             f"{pct(r.get('verified_pm'))} | {pct(r.get('verified_spec_acc'))} | "
+            f"{pct(r.get('verified_working_spec_acc'))} | {pct(r.get('stable_share'))} | "
+            f"{pct(r.get('cl_stable_share'))} | {pct(r.get('working_share'))} | "
             f"{pct(r.get('simulated'))} | {num(r['ms_per_circuit'], 2)} |"
         )
     return lines
+
+
+def dataset_stability_table() -> list[str]:
+    """Stable / unity-gain-stable / both / working shares of the shipped benchmarks' rows."""
+    import numpy as np
+
+    from cktgen_eda.data.dataset import clean
+    from cktgen_eda.data.store import load_benchmark
+
+    lines = [
+        "| dataset | rows | circuits | stable open loop | stable at unity gain | both | working |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name in ("ocb101", "ocb301"):
+        bench = load_benchmark(name)
+        stable = np.asarray(bench["stable"], bool)
+        cl_stable = np.asarray(bench["cl_stable"], bool)
+        # Measurement.works: both verdicts stable, gain above 0 dB (NaN: not measured).
+        working = stable & cl_stable & (np.nan_to_num(bench["gain_db"], nan=0.0) > 0.0)
+        cols = (stable, cl_stable, stable & cl_stable, working)
+        test = clean(bench, drop_invalid=True).test_rows
+        keys = bench["gain_cls"][test] + 1000 * bench["bw_cls"][test]
+        keys = keys + 1_000_000 * bench["pm_cls"][test].astype(np.int64)
+        groups = [test[keys == k] for k in np.unique(keys)]
+        parts = [
+            ("whole file", bench.split_rows("all"), None),
+            ("test split", bench.split_rows("test"), None),
+            (f"cond-gen targets ({len(groups)} test classes, equal weight)", None, groups),
+        ]
+        for what, rows, grouped in parts:
+            if grouped is None:
+                shares = [c[rows].mean() for c in cols]
+                n = f"{len(rows):,}"
+            else:  # one random circuit per class per round: the mean of the class means
+                shares = [np.mean([c[g].mean() for g in grouped]) for c in cols]
+                n = f"{sum(len(g) for g in grouped):,}"
+            lines.append(f"| {name} | {what} | {n} | " + " | ".join(pct(x) for x in shares) + " |")
+    return lines
+
+
+STABILITY_NOTE = [
+    "",
+    "**stable %** is the share of all generated circuits that ngspice's pole analysis "
+    "finds to be a working amplifier: every open-loop pole in the left half plane, stable "
+    "when closed in unity-gain negative feedback, and gain above 0 dB (`Measurement.works`). "
+    "A decode that cannot be built counts as not stable, as it counts as a miss for "
+    "Spec-Acc. The per-attribute table below splits it into open-loop and unity-gain "
+    "stability and gives Spec-Acc counted over working amplifiers only. The paper's "
+    "metrics cannot see stability: an oscillator can land in the requested class.",
+    "",
+    'A "–" in these columns means *not measured*: the stability judge was added to the '
+    "protocol after these runs, and their checkpoints (trained on the GPU, §6) are not "
+    "shipped in the repository, so they could not be simulated again. Their other numbers "
+    "are unchanged. The column is filled for every model evaluated with `cktgen-eda "
+    "evaluate --task cond-gen` or `benchmarks/paper_eval.py` from now on; here, for the "
+    "shipped model.",
+]
 
 
 def recon_table() -> list[str]:
@@ -286,12 +348,27 @@ def main() -> None:
     parts += ["## 1. Surrogate evaluator (held-out test split)", ""] + evaluator_table()
     parts += ["", "## 2. Specification-conditioned generation, ocb101 (paper Table 2)", ""]
     parts += cond_table("ocb101", COND_ORDER)
+    parts += STABILITY_NOTE
+    parts += ["", "### How stable the datasets themselves are", ""]
+    parts += [
+        "The share of each benchmark's circuits that is stable (the files' `stable` and "
+        "`cl_stable` columns; working = both and gain above 0 dB). The last row of each "
+        "dataset weights the cleaned test classes equally, as the cond-gen protocol samples "
+        "its targets: it is the stable % a model would score by returning its target "
+        "circuits.",
+        "",
+    ]
+    parts += dataset_stability_table()
     parts += ["", "### Ablations, ocb101 (same 64-epoch budget)", ""]
     parts += cond_table("ocb101", ABLATIONS)
     parts += ["", "### What ngspice says, per attribute (ocb101)", ""]
     parts += verified_table("ocb101", COND_ORDER + ABLATIONS[1:])
     parts += ["", "## 3. Specification-conditioned generation, ocb301 (paper Table 3)", ""]
     parts += cond_table("ocb301", COND_ORDER[:5])
+    parts += [
+        "",
+        "stable %: not measured for these models; their checkpoints are not shipped (§2).",
+    ]
     parts += ["", "### What ngspice says, per attribute (ocb301)", ""]
     parts += verified_table("ocb301", COND_ORDER[:5])
     parts += ["", "## 4. Reconstruction and unconditional generation (paper Table 5)", ""]

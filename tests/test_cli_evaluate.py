@@ -56,6 +56,30 @@ def test_cond_gen_json(ocb101_tiny):
     out = json.loads(r.output[r.output.index("{") :])
     assert out["clusters"] == 208 and out["generated"] == 208 and out["validity"] == 1.0
     assert 0 <= out["top1"] <= out["top3"] <= 1 and "verified_spec_acc" not in out
+    assert "stable_share" not in out
+
+
+def test_cond_gen_verified_stability_beside_spec_acc(ocb101_tiny):
+    model, ev, _ = ocb101_tiny
+    args = ["evaluate", "--task", "cond-gen", "--model", model, "--evaluator", ev]
+    r = run(*args, "--rounds", "1", "--workers", "2", "--json")
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output[r.output.index("{") :])
+    keys = list(out)
+    beside = [
+        "spec_acc",
+        "verified_spec_acc",
+        "verified_working_spec_acc",
+        "stable_share",
+        "cl_stable_share",
+        "working_share",
+    ]
+    assert keys[keys.index("spec_acc") :][: len(beside)] == beside
+    for k in beside[1:]:
+        assert 0.0 <= out[k] <= 1.0, k
+    assert out["working_share"] <= min(out["stable_share"], out["cl_stable_share"])
+    assert out["verified_working_spec_acc"] <= out["verified_spec_acc"]
+    assert out["verified_working_spec_acc"] <= out["working_share"]
 
 
 def test_recon_and_uncond_tables(ocb101_tiny):

@@ -36,10 +36,11 @@ class Oracle:
 
     def __init__(self, bench, ds, broken: bool = False):
         b = ds.all()
-        self.by_class = {}
+        self.by_class, self.row_of = {}, {}
         for i, row in enumerate(b.rows.tolist()):
             key = (int(b.gain[i]), int(b.bw[i]), int(b.pm[i]))
             self.by_class.setdefault(key, as_decoded(bench.circuit(row)))
+            self.row_of.setdefault(key, row)
         self.bench, self.ds, self.broken = bench, ds, broken
 
     def generate(self, classes, generator=None, greedy=False):
@@ -78,12 +79,23 @@ def setup():
 
 def test_cond_gen_oracle_is_verified_right(setup):
     bench, _, small, ev = setup
-    out = cond_gen.run(Oracle(bench, small), ev, small, rounds=3, progress=False, pairs=10)
-    n = len(cond_gen.clusters(small)[0])
+    oracle = Oracle(bench, small)
+    out = cond_gen.run(oracle, ev, small, rounds=3, progress=False, pairs=10)
+    classes = cond_gen.clusters(small)[0]
+    n = len(classes)
     assert out["clusters"] == n and out["generated"] == 3 * n
     assert out["validity"] == 1.0 and out["buildable"] == 1.0
     # The labels come from the same ngspice testbench: measured class == requested class.
     assert out["verified_spec_acc"] == 1.0
+    # ... and so do the stability verdicts: the shares are the answers' dataset columns.
+    rows = [oracle.row_of[tuple(int(x) for x in c)] for c in classes]
+    stable, cl_stable = bench["stable"][rows], bench["cl_stable"][rows]
+    working = stable & cl_stable & (bench["gain_db"][rows] > 0)
+    assert out["stable_share"] == pytest.approx(stable.mean())
+    assert out["cl_stable_share"] == pytest.approx(cl_stable.mean())
+    assert out["working_share"] == pytest.approx(working.mean())
+    assert out["verified_working_spec_acc"] == pytest.approx(working.mean())
+    assert_stability_shares(out)
     # The same circuit answers a spec in every round: zero same-spec diversity.
     assert out["intra_d"] == pytest.approx(0.0, abs=1e-6) and out["inter_d"] > 0
     for k in ("top1", "top2", "top3", "spec_acc", "mm_d"):
@@ -99,6 +111,19 @@ def test_cond_gen_counts_invalid_decodes_as_misses(setup):
     n = out["generated"]
     assert out["buildable"] == pytest.approx((n - n // 2) / n)
     assert out["verified_spec_acc"] == pytest.approx(out["buildable"])
+    # A decode that cannot be built is not stable either.
+    assert_stability_shares(out)
+    assert out["stable_share"] <= out["buildable"] and out["cl_stable_share"] <= out["buildable"]
+
+
+def assert_stability_shares(out: dict) -> None:
+    """The stability keys of cond-gen: shares in [0, 1], working ⊆ stable both ways."""
+    keys = ("stable_share", "cl_stable_share", "working_share", "verified_working_spec_acc")
+    for k in keys:
+        assert 0.0 <= out[k] <= 1.0, k
+    assert out["working_share"] <= min(out["stable_share"], out["cl_stable_share"])
+    assert out["verified_working_spec_acc"] <= out["verified_spec_acc"]
+    assert out["verified_working_spec_acc"] <= out["working_share"]
 
 
 def test_recon_and_uncond_on_oracle(setup):

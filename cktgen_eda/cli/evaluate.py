@@ -89,8 +89,10 @@ def evaluate(
 
     \b
     cond-gen (§3.2): every test joint class × --rounds; the surrogate evaluator gives
-      R@1/2/3, Spec-Acc, MM-D, FID, Inter-D/Intra-D; ngspice gives verified Spec-Acc.
-      120 rounds on ocb101 take 1.5 min (CktGen) to 4 min (LDT) on 2 cores.
+      R@1/2/3, Spec-Acc, MM-D, FID, Inter-D/Intra-D; ngspice gives verified Spec-Acc,
+      the shares of circuits stable open loop, stable at unity gain and working (both,
+      gain > 0 dB), and verified Spec-Acc over working amplifiers only.
+      120 rounds on ocb101 take 1.5–2 min (CktGen) to 4 min (LDT) on 2 cores.
     recon (§3.4): reconstruction accuracy of the test circuits.
     uncond (§3.4): --samples prior latents × 10 decodes: validity and novelty.
 
@@ -112,6 +114,7 @@ def evaluate(
             )
         except CktGenError as exc:
             raise click.ClickException(str(exc)) from None
+        result = _beside_spec_acc(result)
         if as_json:
             click.echo(json.dumps(result, indent=2))
         else:
@@ -157,6 +160,31 @@ def evaluate(
             rows,
         )
     )
+
+
+# ngspice's verdicts, listed right after the surrogate's Spec-Acc (cond-gen).
+BESIDE_SPEC_ACC = (
+    "verified_spec_acc",
+    "verified_working_spec_acc",
+    "stable_share",
+    "cl_stable_share",
+    "working_share",
+)
+
+
+def _beside_spec_acc(result: dict) -> dict:
+    """``result`` with the ngspice Spec-Accs and stability shares moved after ``spec_acc``."""
+    if "spec_acc" not in result:
+        return result
+    moved = [k for k in BESIDE_SPEC_ACC if k in result]
+    out = {}
+    for k, v in result.items():
+        if k in moved:
+            continue
+        out[k] = v
+        if k == "spec_acc":
+            out.update({m: result[m] for m in moved})
+    return out
 
 
 def _paper_task(task, dataset, model_name, evaluator_name, rounds, samples, verify, workers):

@@ -5,14 +5,19 @@ rounds one random test circuit per cluster is the target, and the model generate
 circuit for its spec. The surrogate evaluator embeds the generated circuits and the target
 specs: retrieval precision R@1/2/3, Spec-Acc, MM-D, FID (against the sampled test
 circuits), Inter-D / Intra-D, plus validity and ms per circuit. ngspice then measures every
-valid generated circuit: verified Spec-Acc (measured joint class == target) and verified
-per-attribute shares.
+valid generated circuit: verified Spec-Acc (measured joint class == target), verified
+per-attribute shares, and the pole-based stability verdicts: the shares of circuits stable
+open loop (``stable_share``), stable in unity-gain negative feedback (``cl_stable_share``)
+and working (both, gain above 0 dB: ``working_share``), and verified Spec-Acc counting
+only working amplifiers (``verified_working_spec_acc``). The paper's metrics cannot see
+stability: an oscillator can sit in the requested class.
 
 Validity is CktGen's ``is_valid_Circuit``; "buildable" is our stricter ``Circuit.validate``
 (the OCB testbench can lay the circuit out) plus at most one node per position (the OCB
 encoding). A decode that is not buildable cannot be
 embedded as a circuit: it counts as a miss for R@k and both
-Spec-Accs and is left out of MM-D, FID and the diversities.
+Spec-Accs, as not stable for the stability shares, and is left out of MM-D, FID and the
+diversities.
 """
 
 from __future__ import annotations
@@ -146,21 +151,35 @@ def _diversity(emb: np.ndarray, valid: np.ndarray, rng, pairs: int) -> dict[str,
 
 
 def _verified(circuits, want: np.ndarray, workers: int | None) -> dict[str, float]:
-    """ngspice-measured classes of the valid circuits against the targets."""
+    """ngspice-measured classes and stability verdicts of the buildable circuits.
+
+    Every share is over all generated circuits: a decode that is not buildable (None), a
+    failed simulation or an unknown verdict counts as a miss and as not stable.
+    """
     from ..netlist.ngspice import verify
 
     ok = [c for c in circuits if c is not None]
     results = iter(verify(ok, workers=workers, progress=True) if ok else [])
     got = np.full((len(circuits), 3), -1)
+    verdicts = np.zeros((len(circuits), 3), bool)  # stable, cl_stable, works
     for i, c in enumerate(circuits):
         if c is None:
             continue
         m = next(results).measurement
-        if m is not None and m.valid:
+        if m is None:
+            continue
+        if m.valid:
             got[i] = m.spec_class
+        verdicts[i] = (bool(m.stable), bool(m.cl_stable), m.works)
     acc = metrics.spec_accuracy(got, want)
+    hit = (got == want).all(1)
+    stable, cl_stable, works = verdicts.T
     return {
         "verified_spec_acc": acc["joint"],
+        "verified_working_spec_acc": float((hit & works).mean()),
+        "stable_share": float(stable.mean()),
+        "cl_stable_share": float(cl_stable.mean()),
+        "working_share": float(works.mean()),
         **{f"verified_{k}": acc[k] for k in ("gain", "bw", "pm")},
         "simulated": float((got[:, 0] >= 0).mean()),
     }
