@@ -101,46 +101,43 @@ def pencil_from_elements(elements: list[tuple], in_node: str, out_node: str) -> 
     n = len(nets) + len(branches)
     col = dict(nets)
     col[in_node] = n  # an extra column collects the input net's coefficients
-    rows, cols, vals, is_c = [], [], [], []  # triplets; summed into G and C at the end
-
-    def add(row: int | None, column: int | None, value: float, cap: bool = False) -> None:
-        if row is not None and column is not None and row != n:  # the input has no KCL row
-            rows.append(row)
-            cols.append(column)
-            vals.append(value)
-            is_c.append(cap)
-
+    g = [[0.0] * (n + 1) for _ in range(n + 1)]  # row n (the input net's KCL) is dropped
+    c = [[0.0] * (n + 1) for _ in range(n + 1)]
+    # plain lists: a circuit has ~20 elements, and numpy's per-item indexing costs more
     k = len(nets)
     for kind, _, terminals, value, ac in elements:
         ia, ib = col.get(terminals[0]), col.get(terminals[1])
         if kind in "RC" and not (kind == "R" and value == 0):
-            y, cap = (1.0 / value, False) if kind == "R" else (value, True)
-            add(ia, ia, y, cap)
-            add(ia, ib, -y, cap)
-            add(ib, ib, y, cap)
-            add(ib, ia, -y, cap)
+            m, y = (g, 1.0 / value) if kind == "R" else (c, value)
+            if ia is not None:
+                m[ia][ia] += y
+                if ib is not None:
+                    m[ia][ib] -= y
+                    m[ib][ia] -= y
+            if ib is not None:
+                m[ib][ib] += y
         elif kind == "G":  # current value·(V(c) − V(d)) leaves a, enters b
-            ic, id_ = col.get(terminals[2]), col.get(terminals[3])
-            add(ia, ic, value)
-            add(ia, id_, -value)
-            add(ib, ic, -value)
-            add(ib, id_, value)
+            for ctrl, sc in ((col.get(terminals[2]), value), (col.get(terminals[3]), -value)):
+                if ctrl is not None:
+                    if ia is not None:
+                        g[ia][ctrl] += sc
+                    if ib is not None:
+                        g[ib][ctrl] -= sc
         elif not ac:  # L, E, a DC source or a 0 Ω resistor: one branch current, row k
-            add(ia, k, 1.0)  # the branch current leaves a, enters b
-            add(ib, k, -1.0)
-            add(k, ia, 1.0)  # V(a) − V(b) …
-            add(k, ib, -1.0)
+            if ia is not None:
+                g[ia][k] += 1.0  # the branch current leaves a, enters b
+                g[k][ia] += 1.0  # V(a) − V(b) …
+            if ib is not None:
+                g[ib][k] -= 1.0
+                g[k][ib] -= 1.0
             if kind == "L":
-                add(k, k, -value, True)  # … = s·L·i
-            elif kind == "E":
-                add(k, col.get(terminals[2]), -value)  # … = value·(V(c) − V(d))
-                add(k, col.get(terminals[3]), value)
+                c[k][k] -= value  # … = s·L·i
+            elif kind == "E":  # … = value·(V(c) − V(d))
+                for ctrl, sc in ((col.get(terminals[2]), value), (col.get(terminals[3]), -value)):
+                    if ctrl is not None:
+                        g[k][ctrl] -= sc
             k += 1
-    # duplicates add up, as stamps do: one bincount over the flat index of [G | C]
-    flat = np.array(rows, dtype=np.int64) * (n + 1) + np.array(cols, dtype=np.int64)
-    flat += np.array(is_c, dtype=np.int64) * (n * (n + 1))
-    gc = np.bincount(flat, np.array(vals), minlength=2 * n * (n + 1)).reshape(2, n, n + 1)
-    g, c = gc[0], gc[1]
+    g, c = np.array(g[:n]), np.array(c[:n])
     unknowns = tuple(nets) + tuple(f"i({b})" for b in branches)
     return Pencil(
         np.ascontiguousarray(g[:, :n]),

@@ -188,9 +188,9 @@ def _run(
         finally:
             pool.close()
     _version = _version or pool.info
-    for i, st in enumerate(stability):
-        if st is not None:
-            results[i] = replace(results[i], measurement=results[i].measurement.with_stability(st))
+    for r, st in zip(results, stability):
+        if st is not None:  # SimResult is ours and not yet handed out: update in place
+            object.__setattr__(r, "measurement", r.measurement.with_stability(st))
     return results
 
 
@@ -281,7 +281,9 @@ def verify(
             ) from None
 
     results = _run(len(items), make, workers, timeout_s, progress)
-    return [replace(r, measurement=r.measurement.with_spec(spec)) for r in results]
+    for r in results:
+        object.__setattr__(r, "measurement", r.measurement.with_spec(spec))
+    return results
 
 
 def job_for(item: Any, index: int = 0, keep_sweep: bool = False, out_node: str = "out") -> SimJob:
@@ -404,7 +406,7 @@ class _Engine:
         with np.errstate(divide="ignore", invalid="ignore"):
             h = vout / vin
         m = measure_opamp(freq, h, self.version).with_file(label)
-        m = replace(m, pm_loop_deg=loop_margin(h, sign))  # sign = sgn H(0), from the parent
+        m = m._with(pm_loop_deg=loop_margin(h, sign))  # sign = sgn H(0), from the parent
         if keep_sweep:
             return SimResult(m, freq, h, sim_s=sim_s)
         return SimResult(m, sim_s=sim_s)
