@@ -214,6 +214,22 @@ def expected_containment(probs, spec: Spec) -> list[float]:
     return best.tolist()
 
 
+def expected_yield(probs, yields: dict) -> list[float]:
+    """Per circuit: Σ_class p(class)·yield(class), p the product of the guidance heads'
+    marginals and the yields those of ``class_yields`` — the model's estimate, with what
+    its training data says about each class, that the circuit passes the spec (stability
+    included, which expected containment in the box cannot see)."""
+    import torch
+
+    keys = [k for k in yields if all(k[j] < probs[j].shape[1] for j in range(3))]
+    if not keys:
+        return [0.0] * len(probs[0])
+    g, b, p = (torch.tensor([k[j] for k in keys]) for j in range(3))
+    y = torch.tensor([yields[k] for k in keys], dtype=probs[0].dtype)
+    joint = probs[0][:, g] * probs[1][:, b] * probs[2][:, p]  # (N, classes)
+    return (joint @ y).tolist()
+
+
 def model_classes(model) -> list[tuple[int, int, int]]:
     from .data.dataset import split_key
 
@@ -242,8 +258,9 @@ def generate(
         verify: simulate every valid candidate with ngspice and rank the list.
         spec_class: address one joint class ``(gain, bw, pm)`` directly instead of a spec.
         rerank: decode K times as many circuits and keep the best n by the model's own
-            classifier-guidance heads: the most likely to meet the spec (spec mode) or to
-            be in the requested class (``spec_class``).
+            classifier-guidance heads: the most likely to pass the spec (spec mode: the
+            heads' class probabilities weighted by ``class_yields``, or by containment in
+            the box without them) or to be in the requested class (``spec_class``).
 
     Raises:
         SpecError: when no training class can meet the spec (names the nearest feasible
@@ -264,6 +281,7 @@ def generate(
     if n < 1:
         raise CktGenError(f"n must be >= 1, found {n}")
     keys = model_classes(model)
+    yields = None
     if spec_class is not None:
         spec_class = tuple(int(x) for x in spec_class)
         if spec_class not in keys:
@@ -273,7 +291,8 @@ def generate(
         classes = [spec_class]
     else:
         spec = spec or Spec()
-        classes = feasible_classes(spec, keys, class_yields(spec, model))
+        yields = class_yields(spec, model)
+        classes = feasible_classes(spec, keys, yields)
         if not classes:
             near = nearest_feasible(spec, keys)
             raise SpecError(
@@ -290,7 +309,11 @@ def generate(
         wanted = [classes[i % len(classes)] for i in range(n * rerank)]
         decoded = model.generate(torch.tensor(wanted), g)
         if rerank > 1:
-            score = expected_containment(model.guidance_probs(decoded), spec)
+            probs = model.guidance_probs(decoded)
+            if yields:
+                score = expected_yield(probs, yields)
+            else:
+                score = expected_containment(probs, spec)
             top = sorted(sorted(range(len(decoded)), key=lambda i: -score[i])[:n])
             wanted, decoded = [wanted[i] for i in top], [decoded[i] for i in top]
     candidates = []
