@@ -149,3 +149,16 @@ def test_train_cli_runs_and_resumes(tmp_path):
     r = CliRunner().invoke(cli, [*args[:6], "2", *args[7:], "--resume"])
     assert r.exit_code == 0, r.output
     assert json.loads((out / "log.jsonl").read_text().splitlines()[-1])["epoch"] == 2
+
+
+def test_expected_yield_weights_class_probabilities_by_pass_share():
+    import torch
+
+    from cktgen_eda.generation import expected_yield
+
+    yields = {(2, 1, 0): 0.5, (2, 1, 3): 0.1, (1, 0, 0): 0.0}
+    one_hot = [torch.eye(4)[[2, 1]], torch.eye(3)[[1, 0]], torch.eye(4)[[3, 0]]]
+    assert expected_yield(one_hot, yields) == pytest.approx([0.1, 0.0])
+    # an even split between pm classes 0 and 3 averages their shares
+    split = [torch.eye(4)[[2]], torch.eye(3)[[1]], torch.tensor([[0.5, 0.0, 0.0, 0.5]])]
+    assert expected_yield(split, yields) == pytest.approx([0.3])
