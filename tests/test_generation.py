@@ -162,3 +162,20 @@ def test_expected_yield_weights_class_probabilities_by_pass_share():
     # an even split between pm classes 0 and 3 averages their shares
     split = [torch.eye(4)[[2]], torch.eye(3)[[1]], torch.tensor([[0.5, 0.0, 0.0, 0.5]])]
     assert expected_yield(split, yields) == pytest.approx([0.3])
+
+
+def test_class_yields_come_from_the_shipped_training_labels():
+    from types import SimpleNamespace
+
+    from cktgen_eda.generation import class_yields
+    from cktgen_eda.training.checkpoint import load_model
+
+    spec = parse_spec("gain>=60dB,ugf>=500MHz,pm>=60deg")
+    shipped = load_model("ocb101")
+    y = class_yields(spec, shipped)
+    assert y and all(0.0 <= v <= 1.0 for v in y.values())
+    # the training set is mostly oscillators: far fewer pass as working amplifiers
+    raw = class_yields(parse_spec(spec.to_text() + ",stable=any"), shipped)
+    assert sum(y.values()) < 0.5 * sum(raw.values())
+    unshipped = SimpleNamespace(info={"dataset": {"name": "not-shipped"}})
+    assert class_yields(spec, unshipped) is None
