@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import signal
 import sys
 import time
@@ -228,8 +229,9 @@ class _Prepared:
         for i, j in jobs.items():
             try:
                 pencils[i] = j.pencil or pencil_from_deck(j.deck, j.in_node, j.out_node)
-            except NetlistError as exc:
-                self.ready[i] = (j, Stability.unknown(f"no linear model: {exc}"))
+            except NetlistError as exc:  # line numbers would point into the prepared deck
+                why = re.sub(r"^line \d+: ", "", str(exc))
+                self.ready[i] = (j, Stability.unknown(f"no linear model: {why}"))
         for i, st in zip(pencils, analyse_many(list(pencils.values()))):
             self.ready[i] = (jobs[i], st)
 
