@@ -22,7 +22,7 @@ and with an ngspice transient, and the smallest margin |Re p| was 1e4 times the 
 
 For ``cl_stable`` circuits the 1 % settling time of the unity-gain step response comes from
 the closed-loop poles and residues: y(t) = T(0) + Σ rᵢ/pᵢ·exp(pᵢ t); it is the last time
-|y − T(0)| exceeds 1 % of |T(0)| on a 300-point logarithmic time grid that ends where
+|y − T(0)| exceeds 1 % of |T(0)| on a 1,000-point logarithmic time grid that ends where
 the sum of the modes' envelopes falls below that 1 %, refined on a linear grid that
 resolves the ringing after the last sampled exit (within 0.3 % of a dense evaluation on
 160 circuits; the log grid alone was up to 16 % early).
@@ -42,7 +42,7 @@ REL_TOL = 1e-6  # a pole is stable only if Re p < −REL_TOL·|p|
 SETTLE_TOL = 0.01  # settling band: 1 % of the final value
 N_DOMINANT = 4  # poles reported: those with the largest real parts
 _FINITE = 1e-11  # |β| ≤ _FINITE·|α| (equilibrated pencil) is an infinite eigenvalue
-_LOG_GRID = np.geomspace(1e-9, 1.0, 300)  # settling search grid, × the end time
+_LOG_GRID = np.geomspace(1e-9, 1.0, 1000)  # settling search grid, × the end time
 _UNIT_GRID = np.linspace(0.0, 1.0, 64)  # refinement across one step of it
 _ZERO_DC = 1e-12  # |H(0)| below this × the largest DC node voltage is roundoff: H(0) = 0
 
@@ -362,10 +362,10 @@ def _settle(lam: np.ndarray, coef: np.ndarray, band: float) -> float:
     above = np.flatnonzero(np.abs((modes @ coef).real) > band)
     if above.size == 0:
         return float(t[0])
-    # The log grid (7 % steps) can step over ringing peaks (a Q ≈ 1,000 pole made its last
+    # The log grid (2 % steps) can step over ringing peaks (a Q ≈ 1,000 pole made its last
     # sampled exit 8–16 % early with 2 % steps). Search again from there up to where the
     # modes' envelope sum is inside the band: 16 points per period of the fastest mode
-    # still above 1e-3 of the band (64–20,000 points), or 64 points across the one log
+    # still above 1e-3 of the band (1,000–20,000 points), or 64 points across the one log
     # step of the last exit when nothing rings that fast.
     k = int(above[-1])
     start = float(t[k])
@@ -376,7 +376,7 @@ def _settle(lam: np.ndarray, coef: np.ndarray, band: float) -> float:
     if w * stop * (t[1] / t[0] - 1.0) < math.pi / 8:
         t = start + (float(t[min(k + 1, t.size - 1)]) - start) * _UNIT_GRID
     else:
-        n = int(min(max(64, math.ceil((stop - start) * w * 8 / math.pi)), 2e4))
+        n = int(min(max(1000, math.ceil((stop - start) * w * 8 / math.pi)), 2e4))
         t = np.linspace(start, stop, n)
     above = np.flatnonzero(np.abs((np.exp(np.outer(t, lam)) @ coef).real) > band)
     if above.size == 0:
