@@ -72,6 +72,17 @@ def main() -> None:
             f"{np.median(sim_ms):16.3f} {sim_ms.mean():8.3f}          {core_ms:11.3f}  "
             f"{core_ms - sim_ms.mean():19.3f}  {valid:5d}  {failed:6d}"
         )
+    from cktgen_eda.netlist.fastac import verify as fast_verify
+
+    fast = []
+    for _ in range(args.repeat):
+        t = time.perf_counter()
+        fast_verify(circuits)
+        fast.append(args.n / (time.perf_counter() - t))
+    print(
+        f"   fast  {max(fast):10.0f} {statistics.median(fast):10.0f}      (exact engine, one "
+        "process, batched; same measurements and verdicts)"
+    )
     print()
     print(
         "core ms/circuit = wall time x workers / circuits; overhead = core ms - mean ngspice ms"

@@ -1,4 +1,4 @@
-"""Built-in plugin: the "json" and "spice" exporters and the "ngspice" simulator.
+"""Built-in plugin: the "json" and "spice" exporters, the "ngspice" and "fast" simulators.
 
 It uses only the public hooks (``hookspecs``), as a third-party plugin would. PySpice is
 imported only when a simulation runs, so loading the plugin keeps the CLI start fast.
@@ -28,6 +28,21 @@ def ngspice(
     return verify(items, spec, workers, timeout_s, keep_sweep, progress, out_node)
 
 
+def fast(
+    items: Any,
+    spec: Any = None,
+    workers: int | None = None,
+    timeout_s: float = 10.0,
+    keep_sweep: bool = False,
+    progress: bool = False,
+    out_node: str = "out",
+) -> list:
+    """``cktgen_eda.netlist.fastac.verify`` (the exact engine), imported on first use."""
+    from ..netlist.fastac import verify
+
+    return verify(items, spec, workers, timeout_s, keep_sweep, progress, out_node)
+
+
 @hookimpl
 def register_exporters(register):
     register("json", ".json", Circuit.to_json, "circuit JSON (the interchange format)")
@@ -39,3 +54,4 @@ def register_exporters(register):
 @hookimpl
 def register_simulators(register):
     register("ngspice", ngspice, "libngspice via PySpice, in worker processes with a timeout")
+    register("fast", fast, "exact small-signal engine (MNA pencil, batched; no simulator)")
