@@ -6,6 +6,7 @@ imported only when a simulation runs, so loading the plugin keeps the CLI start 
 
 from __future__ import annotations
 
+from importlib import import_module
 from typing import Any
 
 from ..circuit import Circuit
@@ -13,34 +14,27 @@ from ..netlist.spice import write_spice
 from . import hookimpl
 
 
-def ngspice(
-    items: Any,
-    spec: Any = None,
-    workers: int | None = None,
-    timeout_s: float = 10.0,
-    keep_sweep: bool = False,
-    progress: bool = False,
-    out_node: str = "out",
-) -> list:
-    """``cktgen_eda.netlist.ngspice.verify``, imported on first use."""
-    from ..netlist.ngspice import verify
+def _deferred(module: str):
+    """A runner with ``ngspice.verify``'s signature that imports ``module`` on first use."""
 
-    return verify(items, spec, workers, timeout_s, keep_sweep, progress, out_node)
+    def run(
+        items: Any,
+        spec: Any = None,
+        workers: int | None = None,
+        timeout_s: float = 10.0,
+        keep_sweep: bool = False,
+        progress: bool = False,
+        out_node: str = "out",
+    ) -> list:
+        verify = import_module(module, __package__).verify
+        return verify(items, spec, workers, timeout_s, keep_sweep, progress, out_node)
+
+    run.__doc__ = f"``cktgen_eda.netlist.{module.rsplit('.', 1)[-1]}.verify``, imported on use."
+    return run
 
 
-def fast(
-    items: Any,
-    spec: Any = None,
-    workers: int | None = None,
-    timeout_s: float = 10.0,
-    keep_sweep: bool = False,
-    progress: bool = False,
-    out_node: str = "out",
-) -> list:
-    """``cktgen_eda.netlist.fastac.verify`` (the exact engine), imported on first use."""
-    from ..netlist.fastac import verify
-
-    return verify(items, spec, workers, timeout_s, keep_sweep, progress, out_node)
+ngspice = _deferred("..netlist.ngspice")
+fast = _deferred("..netlist.fastac")  # the exact small-signal engine
 
 
 @hookimpl
