@@ -103,7 +103,7 @@ def _sweep_size(ps: list[Pencil], s: np.ndarray) -> np.ndarray:
         good &= np.nan_to_num(err, nan=np.inf).max(axis=1) <= _CHECK_TOL
         h[k[good]] = hk[good]
         ok[k[~good]] = False
-    for i in np.flatnonzero(~ok):  # singular C or near-defective A: solve at every point
+    for i in np.flatnonzero(~ok):  # singular C, or off at a probe: solve at every point
         h[i] = ps[i].transfer(s)
     return h
 
@@ -123,38 +123,25 @@ def verify(
     engine runs in this process, batched. A deck that gives no linear model (parameters,
     behavioural sources) gets an invalid result saying so.
     """
-    from .ngspice import SimResult, job_for
+    from .ngspice import SimResult, _label, job_for, pencil_of
 
     items = list(items)
     results: list[Any] = [None] * len(items)
-    jobs, where = [], []
+    jobs, pencils, where = [], [], []
     for i, item in enumerate(items):
         try:
             job = job_for(item, i, keep_sweep, out_node)
-            pencil = job.pencil or _pencil_of(job)
+            pencils.append(pencil_of(job))
         except CktGenError as exc:
-            msg = f"fast engine: cannot build a linear model: {exc}"
-            results[i] = SimResult(Measurement.invalid(msg, NAME, file=_label(item)), error=msg)
+            msg = f"fast engine: {exc}"
+            m = Measurement.invalid(msg, NAME, file=_label(item, i)).with_spec(spec)
+            results[i] = SimResult(m, error=msg)
             continue
-        jobs.append((job, pencil))
+        jobs.append(job)
         where.append(i)
-    pencils = [p for _, p in jobs]
     h = sweep(pencils)
-    for (job, _), i, hi, st in zip(jobs, where, h, analyse_many(pencils)):
+    for job, i, hi, st in zip(jobs, where, h, analyse_many(pencils)):
         m = measure_opamp(OCB_FREQ_HZ, hi, NAME).with_file(job.label)
         m = m._with(pm_loop_deg=loop_margin(hi, st.sign)).with_stability(st).with_spec(spec)
         results[i] = SimResult(m, OCB_FREQ_HZ if keep_sweep else None, hi if keep_sweep else None)
-    for i, r in enumerate(results):
-        if r.measurement.meets_spec is None and spec is not None:
-            results[i] = SimResult(r.measurement.with_spec(spec), error=r.error)
     return results
-
-
-def _pencil_of(job) -> Pencil:
-    from .mna import pencil_from_deck
-
-    return pencil_from_deck(job.deck, job.in_node, job.out_node)
-
-
-def _label(item: Any) -> str | None:
-    return str(item) if not hasattr(item, "nodes") else None

@@ -93,7 +93,7 @@ class SimJob:
     pencil: Pencil | None = field(default=None, repr=False, compare=False)
 
 
-@dataclass(frozen=True)
+@dataclass
 class SimResult:
     """Outcome of one job.
 
@@ -103,6 +103,9 @@ class SimResult:
         h: complex V(out)/V(in) at ``freq_hz``, likewise.
         error: the failure message when ngspice did not produce a sweep, else None.
         sim_s: seconds spent in libngspice (load, run, fetch vectors) in the worker.
+
+    Not frozen: the runner adds the stability verdicts and the spec check to
+    ``measurement`` in place before handing results out.
 
     Shapes:
         freq_hz, h: ``[F]`` (1,101 points for the OCB sweep).
@@ -190,8 +193,8 @@ def _run(
             pool.close()
     _version = _version or pool.info
     for r, st in zip(results, stability):
-        if st is not None:  # SimResult is ours and not yet handed out: update in place
-            object.__setattr__(r, "measurement", r.measurement.with_stability(st))
+        if st is not None:
+            r.measurement = r.measurement.with_stability(st)
     return results
 
 
@@ -228,10 +231,9 @@ class _Prepared:
         pencils: dict[int, Pencil] = {}
         for i, j in jobs.items():
             try:
-                pencils[i] = j.pencil or pencil_from_deck(j.deck, j.in_node, j.out_node)
-            except NetlistError as exc:  # line numbers would point into the prepared deck
-                why = re.sub(r"^line \d+: ", "", str(exc))
-                self.ready[i] = (j, Stability.unknown(f"no linear model: {why}"))
+                pencils[i] = pencil_of(j)
+            except NetlistError as exc:
+                self.ready[i] = (j, Stability.unknown(str(exc)))
         for i, st in zip(pencils, analyse_many(list(pencils.values()))):
             self.ready[i] = (jobs[i], st)
 
@@ -284,7 +286,7 @@ def verify(
 
     results = _run(len(items), make, workers, timeout_s, progress)
     for r in results:
-        object.__setattr__(r, "measurement", r.measurement.with_spec(spec))
+        r.measurement = r.measurement.with_spec(spec)
     return results
 
 
@@ -322,6 +324,22 @@ def job_for(item: Any, index: int = 0, keep_sweep: bool = False, out_node: str =
         f"{path}: unknown file type {suffix or '(none)'}; expected .json, .scs or a SPICE deck "
         f"({', '.join(DECK_SUFFIXES)})"
     )
+
+
+def pencil_of(job: SimJob) -> Pencil:
+    """The job's small-signal pencil: the one it carries, or its deck's.
+
+    Raises:
+        NetlistError: "no linear model: …" when the deck has none (parameters, behavioural
+            sources); without line numbers, which would point into the prepared deck.
+    """
+    if job.pencil is not None:
+        return job.pencil
+    try:
+        return pencil_from_deck(job.deck, job.in_node, job.out_node)
+    except NetlistError as exc:
+        why = re.sub(r"^line \d+: ", "", str(exc))
+        raise NetlistError(f"no linear model: {why}") from None
 
 
 def _circuit_job(circuit: Circuit, label: str | None, keep_sweep: bool) -> SimJob:
