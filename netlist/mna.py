@@ -19,7 +19,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import NamedTuple
 
 import numpy as np
 
@@ -82,7 +81,7 @@ def pencil_from_testbench(tb) -> Pencil:
     return pencil_from_elements(elements, IN_NET, OUT_NET)
 
 
-def pencil_from_elements(elements: list[tuple], in_node: str, out_node: str) -> Pencil:
+def pencil_from_elements(elements: list[_Element], in_node: str, out_node: str) -> Pencil:
     """Assemble the pencil from ``(kind, name, nets, value, ac)`` tuples (lower-case nets).
 
     Raises:
@@ -149,14 +148,9 @@ def pencil_from_elements(elements: list[tuple], in_node: str, out_node: str) -> 
     )
 
 
-class _Element(NamedTuple):
-    """One flattened element (built as a plain tuple in the hot loop)."""
-
-    kind: str  # R, C, L, G, E, V
-    name: str
-    nets: tuple[str, ...]
-    value: float | None
-    ac: bool  # V only: the AC source (a DC source is an AC short)
+# One flattened element: (kind R/C/L/G/E/V, name, nets, value, ac). ``ac`` marks the AC
+# source (a DC source is an AC short); plain tuples, built in the parsing loop.
+_Element = tuple[str, str, tuple[str, ...], float | None, bool]
 
 
 _N_NETS = {"R": 2, "C": 2, "L": 2, "V": 2, "G": 4, "E": 4}
