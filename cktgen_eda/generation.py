@@ -32,6 +32,7 @@ class Candidate:
     circuit: Circuit | None
     error: str | None = None
     measurement: Any = None  # netlist.measure.Measurement after verification
+    before: Any = None  # the decoded values' exact measurement, when refined (fast engine)
 
     @property
     def valid(self) -> bool:
@@ -50,6 +51,7 @@ class Candidate:
             "error": self.error,
             "circuit": self.circuit.to_dict() if self.circuit is not None else None,
             "measurement": m.to_dict() if m is not None else None,
+            "before_refine": self.before.to_dict() if self.before is not None else None,
         }
 
 
@@ -76,6 +78,7 @@ class GenerationResult:
             "seconds": round(self.seconds, 3),
             "valid": sum(c.valid for c in self.candidates),
             "meets_spec": sum(bool(c.meets) for c in self.candidates) if self.verified else None,
+            "refine": self.info.get("refine"),
             "candidates": [c.to_dict() for c in self.candidates],
         }
 
@@ -246,6 +249,8 @@ def generate(
     workers: int | None = None,
     progress: bool = False,
     rerank: int = 1,
+    refine: bool = False,
+    objective: str = "power",
 ) -> GenerationResult:
     """Generate ``n`` candidate circuits for a spec (text or ``Spec``) or one joint class.
 
@@ -261,6 +266,10 @@ def generate(
             classifier-guidance heads: the most likely to pass the spec (spec mode: the
             heads' class probabilities weighted by ``class_yields``, or by containment in
             the box without them) or to be in the requested class (``spec_class``).
+        refine: size every decoded topology toward the spec (or the requested class, as
+            a working amplifier where the training data has one in it) with ``sizing.size``
+            and ``objective``; ``info["refine"]`` counts the targets met before and after
+            (exact engine). Verification (ngspice) judges the sized circuits.
 
     Raises:
         SpecError: when no training class can meet the spec (names the nearest feasible
@@ -323,9 +332,66 @@ def generate(
             candidates.append(Candidate(i, cls, d.to_circuit(meta)))
         except CktGenError as exc:
             candidates.append(Candidate(i, cls, None, str(exc)))
+    info: dict[str, Any] = {}
+    if refine:
+        info["refine"] = _refine(candidates, spec, spec_class, model, objective, seed)
     if verify:
         _verify(candidates, spec, workers, progress)
-    return GenerationResult(spec, classes, candidates, name, time.perf_counter() - t0)
+    return GenerationResult(spec, classes, candidates, name, time.perf_counter() - t0, info)
+
+
+def working_classes(model: Any) -> set[tuple[int, int, int]] | None:
+    """Joint classes holding at least one working amplifier (stable both ways, gain above
+    0 dB) among the model's shipped training labels; None when unknown."""
+    import numpy as np
+
+    from .data.store import shipped_benchmarks
+
+    name = ((getattr(model, "info", None) or {}).get("dataset") or {}).get("name")
+    if name not in shipped_benchmarks():
+        return None
+    bench = _benchmark(name)
+    if "stable" not in bench.arrays:
+        return None
+    rows = bench.split_rows("train")
+    ok = bench["valid"][rows] & bench["stable"][rows] & bench["cl_stable"][rows]
+    ok &= bench["gain_db"][rows] > 0
+    cls = np.stack([bench[k][rows] for k in ("gain_cls", "bw_cls", "pm_cls")], 1)[ok]
+    return {tuple(k) for k in cls.tolist()}
+
+
+def _refine(candidates, spec, spec_class, model, objective: str, seed: int) -> dict[str, Any]:
+    """Size the valid candidates in place; counts of targets met before and after."""
+    from .sizing import Target, size
+
+    t0 = time.perf_counter()
+    valid = [c for c in candidates if c.valid]
+    if spec_class is not None:
+        hosts = working_classes(model)
+        targets = [
+            Target.for_class(c.spec_class, hosts is None or c.spec_class in hosts) for c in valid
+        ]
+    else:
+        targets = [Target.for_spec(spec)] * len(valid)
+    results = size(
+        [c.circuit for c in valid], targets, objective=objective, seed=seed, search=False
+    )
+    met_before = 0
+    for c, t, r in zip(valid, targets, results):
+        if r.error is not None:
+            continue
+        met_before += t.met(r.before)
+        c.before = r.before
+        meta = dict(c.circuit.meta or {})
+        meta["sized"] = {"objective": objective, "met": r.met}
+        c.circuit = Circuit(r.circuit.nodes, r.circuit.edges, None, meta)
+    return {
+        "objective": objective,
+        "sized": sum(r.error is None for r in results),
+        "met_before": met_before,
+        "met_after": sum(r.met for r in results),
+        "seconds": round(time.perf_counter() - t0, 3),
+    }
 
 
 def _verify(candidates: list[Candidate], spec: Spec | None, workers, progress) -> None:

@@ -136,6 +136,14 @@ def generation_table(result) -> str:
         works = sum(c.measurement is not None and c.measurement.works for c in result.candidates)
         lines[-1] += f", {works} stable amplifiers, {meets} meet the spec (ngspice)"
     lines[-1] += f" ({result.seconds:.1f} s)"
+    refine = result.info.get("refine")
+    if refine:
+        what = "the spec" if result.spec is not None else "their class"
+        lines.append(
+            f"refine ({refine['objective']}): {refine['met_before']} of {refine['sized']} "
+            f"met {what} before sizing, {refine['met_after']} after (exact engine, "
+            f"{refine['seconds']:.1f} s)"
+        )
     return "\n".join(lines)
 
 

@@ -25,14 +25,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from .circuit import Circuit
 from .errors import CktGenError
-from .spec import Interval, Spec, class_region, raw_fom
+from .spec import Interval, Spec, class_region
 
 OBJECTIVES = ("power", "margin", "fom")
 MARGIN = {"gain_db": 0.5, "ugf_hz": 0.01, "pm_deg": 1.0}  # dB, decades, degrees inside the box
@@ -43,6 +43,7 @@ _PENALTY = 100.0
 _OBJ_WEIGHT = {"power": 1.0, "margin": 0.3, "fom": 0.1}
 _CROSSINGS = 3  # 0 dB crossings followed per start (the loop PM is the smallest)
 _REGRID = 5  # steps between full sweeps
+_LR = 0.1  # Adam step in decades, cosine-decayed to a tenth over the run
 
 
 @dataclass(frozen=True)
@@ -116,7 +117,8 @@ class SizingResult:
         circuit: the sized circuit (OCB input), or None.
         deck: the sized deck text (plain-deck input), or None.
         power_s: Σ|gm| after sizing (S), the ``power`` objective.
-        method: ``"gradient"`` or ``"search"`` (derivative-free).
+        method: ``"gradient"``, ``"search"`` (derivative-free) or ``"none"`` (error).
+        error: why the item could not be sized (no testbench or linear model), else None.
     """
 
     before: Any
@@ -128,11 +130,12 @@ class SizingResult:
     deck: str | None = None
     power_s: float = 0.0
     method: str = "gradient"
-    extra: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "met": self.met,
+            "error": self.error,
             "method": self.method,
             "power_s": self.power_s,
             "before": self.before.to_dict(),
@@ -144,12 +147,55 @@ class SizingResult:
 
 @dataclass(frozen=True)
 class Deck:
-    """A plain deck to size: its text and the nets to measure between."""
+    """A plain deck to size.
+
+    Attributes:
+        text: the deck as the user wrote it (the sized deck rewrites its values in place).
+        model_text: the text to model (``prepare_deck``'s, without control blocks).
+        in_node, out_node: the nets H = V(out)/V(in) is measured between.
+    """
 
     text: str
+    model_text: str
     in_node: str = "in"
     out_node: str = "out"
     label: str | None = None
+
+
+def load_sizable(path, out_node: str = "out") -> Circuit | Deck:
+    """Read what ``size`` takes: circuit JSON, a ``to-spice`` deck or OCB netlist (``.scs``),
+    a KiCad XML netlist (``.xml``) or a plain SPICE deck (measured at ``out_node``).
+
+    Raises:
+        CktGenError: when the file cannot be read or is none of these.
+    """
+    from pathlib import Path
+
+    from .circuit import load_circuit
+    from .errors import NetlistError
+    from .netlist.deck import DECK_SUFFIXES, prepare_deck
+    from .netlist.kicad import read_kicad_netlist
+    from .netlist.spice import TAG, parse_spice
+
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".json":
+        return load_circuit(path)
+    if suffix == ".xml":
+        return read_kicad_netlist(path, out_net=out_node)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise NetlistError(f"{path}: cannot read: {exc}") from None
+    if suffix == ".scs" or TAG + " format" in text:
+        return parse_spice(text, str(path), out_net=out_node)
+    if suffix in DECK_SUFFIXES:
+        deck = prepare_deck(text, out_node, str(path))
+        return Deck(text, deck.text, deck.in_node, deck.out_node, str(path))
+    raise NetlistError(
+        f"{path}: unknown file type {suffix or '(none)'}; expected .json, .scs, .xml or a "
+        f"SPICE deck ({', '.join(DECK_SUFFIXES)})"
+    )
 
 
 def size(
@@ -157,13 +203,18 @@ def size(
     target: Target | Spec | Sequence[Target | Spec],
     objective: str = "power",
     restarts: int = 4,
-    steps: int = 120,
+    steps: int = 80,
     seed: int = 0,
+    search: bool = True,
 ) -> list[SizingResult]:
     """Size every item toward ``target`` (one for all, or one per item; all items batched).
 
+    ``search`` runs the derivative-free fallback on items the gradient path leaves short of
+    the target (slower; pencils without an invertible C always use it). An item that has
+    no linear model or testbench gets a result whose ``error`` says why.
+
     Raises:
-        CktGenError: for an unknown objective or an item without a linear model.
+        CktGenError: for an unknown objective or a wrong number of targets.
     """
     from .netlist import parametric
 
@@ -173,42 +224,45 @@ def size(
     if len(targets) != len(items):
         raise CktGenError(f"{len(targets)} targets for {len(items)} items")
     targets = [Target.for_spec(t) if isinstance(t, Spec) else t for t in targets]
-    pps = []
+    pps: list[Any] = []
     for item in items:
-        if isinstance(item, Circuit):
-            pps.append(parametric.from_circuit(item))
-        else:
-            pps.append(parametric.from_deck(item.text, item.in_node, item.out_node))
+        try:
+            if isinstance(item, Circuit):
+                pps.append(parametric.from_circuit(item))
+            else:
+                pps.append(parametric.from_deck(item.model_text, item.in_node, item.out_node))
+        except CktGenError as exc:
+            pps.append(str(exc))
     rng = np.random.default_rng(seed)
-    starts = [_starts(pp, restarts, rng) for pp in pps]
-    best = [None] * len(pps)
-    grad_idx = [i for i, pp in enumerate(pps) if _regular(pp)]
-    if grad_idx:
-        found = _adam(
-            [pps[i] for i in grad_idx],
-            [starts[i] for i in grad_idx],
-            [targets[i] for i in grad_idx],
-            objective,
-            steps,
-        )
-        for i, cands in zip(grad_idx, found):
-            best[i] = (cands, "gradient")
+    ok = [i for i, pp in enumerate(pps) if not isinstance(pp, str)]
+    grad = [i for i in ok if _regular(pps[i])]
+    points: dict[int, list[np.ndarray]] = {i: [] for i in ok}
+    if grad:
+        starts = [_starts(pps[i], restarts, rng) for i in grad]
+        found = _adam([pps[i] for i in grad], starts, [targets[i] for i in grad], objective, steps)
+        for i, cands in zip(grad, found):
+            points[i] = [_round(pps[i], c) for c in cands]
+    # one exact batch: every item's given values and the points the gradient path found
+    flat = [(i, x) for i in ok for x in [_start_values(pps[i])] + points[i]]
+    ms = _measure([pps[i].pencil(x) for i, x in flat], [targets[i] for i, _ in flat])
+    by_item: dict[int, list] = {i: [] for i in ok}
+    for (i, x), m in zip(flat, ms):
+        by_item[i].append((x, m))
     results = []
     for i, (item, pp, target) in enumerate(zip(items, pps, targets)):
-        x0 = np.array([v.value for v in pp.variables])
-        before = _measure([pp.pencil(x0)], target)[0]
-        method = "gradient"
-        cands = best[i][0] if best[i] else []
-        x, m = _pick(pp, [_round(pp, c) for c in cands] + [x0], target, objective)
-        if not target.met(m):
-            method = "search"
-            x2, m2 = _search(pp, x, target, objective, rng)
-            if _key(target, objective, pp, x2, m2) < _key(target, objective, pp, x, m):
-                x, m = x2, m2
-            else:
-                method = "gradient" if best[i] else "search"
         label = item.meta.get("name") if isinstance(item, Circuit) and item.meta else None
         label = label if isinstance(label, str) else getattr(item, "label", None)
+        if isinstance(pp, str):
+            bad = _invalid(pp, label)
+            results.append(SizingResult(bad, bad, False, {}, {}, method="none", error=pp))
+            continue
+        x0, before = by_item[i][0]
+        x, m = min(by_item[i], key=lambda xm: _key(target, objective, pp, *xm))
+        method = "gradient" if i in grad else "search"
+        if not target.met(m) and (search or i not in grad):
+            x2, m2 = _search(pp, x, target, objective, rng)
+            if _key(target, objective, pp, x2, m2) < _key(target, objective, pp, x, m):
+                x, m, method = x2, m2, "search"
         res = SizingResult(
             before.with_file(label),
             m.with_file(label),
@@ -224,6 +278,17 @@ def size(
             res.deck = parametric.sized_deck(item.text, pp, x)
         results.append(res)
     return results
+
+
+def _start_values(pp) -> np.ndarray:
+    return np.array([v.value for v in pp.variables])
+
+
+def _invalid(why: str, label: str | None):
+    from .netlist.fastac import NAME
+    from .netlist.measure import Measurement
+
+    return Measurement.invalid(why, NAME, file=label)
 
 
 def _regular(pp) -> bool:
@@ -262,17 +327,19 @@ def _power(pp, x: np.ndarray) -> float:
     return float(sum(a for v, a in zip(pp.variables, x) if v.kind == "gm"))
 
 
-def _measure(pencils: list, target: Target) -> list:
-    """Exact measurements (fast engine) of pencils, checked against the target's spec."""
+def _measure(pencils: list, target: Target | list[Target]) -> list:
+    """Exact measurements (fast engine) of pencils, checked against the target's spec
+    (one target for all, or one per pencil)."""
     from .netlist.fastac import NAME, OCB_FREQ_HZ, sweep
     from .netlist.measure import loop_margin, measure_opamp
     from .netlist.stability import analyse_many
 
+    targets = target if isinstance(target, list) else [target] * len(pencils)
     out = []
-    for h, st in zip(sweep(pencils), analyse_many(pencils, settling=False)):
+    for h, st, t in zip(sweep(pencils), analyse_many(pencils, settling=False), targets):
         m = measure_opamp(OCB_FREQ_HZ, h, NAME)
         m = m._with(pm_loop_deg=loop_margin(h, st.sign)).with_stability(st)
-        out.append(m.with_spec(target.spec))
+        out.append(m.with_spec(t.spec))
     return out
 
 
@@ -307,15 +374,7 @@ def _key(target: Target, objective: str, pp, x, m) -> tuple[float, float]:
     return (1.0 + target.shortfall(m), 0.0)
 
 
-def _pick(pp, points: list[np.ndarray], target: Target, objective: str):
-    """The best of ``points`` by exact measurement: (values, measurement)."""
-    ms = _measure([pp.pencil(x) for x in points], target)
-    keys = [_key(target, objective, pp, x, m) for x, m in zip(points, ms)]
-    k = min(range(len(points)), key=lambda i: keys[i])
-    return points[k], ms[k]
-
-
-def _search(pp, x: np.ndarray, target: Target, objective: str, rng, steps: int = 60, pop: int = 16):
+def _search(pp, x: np.ndarray, target: Target, objective: str, rng, steps: int = 30, pop: int = 12):
     """Derivative-free fallback: a (1+λ) evolution strategy in log space on exact measurements."""
     lo = np.log10([v.lo for v in pp.variables])
     hi = np.log10([v.hi for v in pp.variables])
@@ -350,7 +409,7 @@ def _adam(pps: list, starts: list[np.ndarray], targets: list[Target], objective:
     batch = _Batch(pps, starts, targets)
     theta = torch.tensor(np.concatenate(starts_padded(starts, batch.j)), requires_grad=True)
     lo, hi = batch.lo, batch.hi
-    opt = torch.optim.Adam([theta], lr=0.05)
+    adam = _Adam(theta.shape)
     freq = torch.tensor(OCB_FREQ_HZ)
     best_obj = torch.full((batch.rows,), math.inf, dtype=torch.float64)
     best_viol = torch.full((batch.rows,), math.inf, dtype=torch.float64)
@@ -373,13 +432,14 @@ def _adam(pps: list, starts: list[np.ndarray], targets: list[Target], objective:
             best_theta[better] = theta.detach()[better]
             best_obj = torch.where(better & feasible, obj.detach(), best_obj)
             best_viol = torch.where(better, viol.detach(), best_viol)
-        opt.zero_grad()
+        theta.grad = None
         loss.backward()
         with torch.no_grad():
             theta.grad.nan_to_num_(0.0, 0.0, 0.0)
             theta.grad.clamp_(-1e3, 1e3)
-        opt.step()
         with torch.no_grad():
+            lr = _LR * (0.55 + 0.45 * math.cos(math.pi * step / steps))  # cosine, to _LR/10
+            theta -= adam.step(theta.grad, lr)
             theta.copy_(torch.maximum(torch.minimum(theta, hi), lo))
     final = theta.detach().numpy()
     bt = best_theta.numpy()
@@ -389,6 +449,27 @@ def _adam(pps: list, starts: list[np.ndarray], targets: list[Target], objective:
         j = len(pp.variables)
         out.append([bt[r, :j] for r in rows] + [final[r, :j] for r in rows])
     return out
+
+
+class _Adam:
+    """Adam's update (Kingma & Ba) on one tensor; ``torch.optim`` would import
+    ``torch._dynamo``, 2 s of start-up a command line cannot afford."""
+
+    def __init__(self, shape, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8):
+        import torch
+
+        self.m = torch.zeros(shape, dtype=torch.float64)
+        self.v = torch.zeros(shape, dtype=torch.float64)
+        self.b1, self.b2, self.eps, self.t = beta1, beta2, eps, 0
+
+    def step(self, grad, lr: float):
+        """The step to subtract for this gradient."""
+        self.t += 1
+        self.m.mul_(self.b1).add_(grad, alpha=1 - self.b1)
+        self.v.mul_(self.b2).addcmul_(grad, grad, value=1 - self.b2)
+        m_hat = self.m / (1 - self.b1**self.t)
+        v_hat = self.v / (1 - self.b2**self.t)
+        return lr * m_hat / (v_hat.sqrt() + self.eps)
 
 
 def starts_padded(starts: list[np.ndarray], j: int) -> list[np.ndarray]:
@@ -406,7 +487,7 @@ class _Batch:
         n, j = self.n, self.j
         g0, c0, sg, sc, inv, gm, lo, hi, out, self._rows = [], [], [], [], [], [], [], [], [], []
         box, flags = [], []
-        for k, (pp, st, tg) in enumerate(zip(pps, starts, targets)):
+        for pp, st, tg in zip(pps, starts, targets):
             b_k = [_bounds(getattr(tg.spec, q), q) for q in ("gain_db", "ugf_hz", "pm_deg")]
             if tg.stable:
                 b_k[0] = (max(b_k[0][0], MARGIN["gain_db"]), b_k[0][1])
@@ -469,7 +550,11 @@ class _Batch:
 
 
 def _brackets(g, c, batch: _Batch, freq_hz: np.ndarray) -> dict[str, np.ndarray]:
-    """Sweep every row on the grid (pole–residue, no gradient) and locate its 0 dB crossings.
+    """Locate every row's 0 dB crossings on the sweep grid (pole–residue, no gradient).
+
+    A coarse pass on every 10th point finds the crossings, then the 11 fine points of each
+    coarse interval place it (two crossings within 0.1 decade can hide from the coarse
+    pass; the exact measurement of the result has the last word).
 
     Returns ``idx`` ``[B, _CROSSINGS]`` (sample k of each crossing, −1 when none), plus
     ``above`` (|H| > 1 on the whole grid) and ``below`` (never reaches 1) flags.
@@ -479,28 +564,37 @@ def _brackets(g, c, batch: _Batch, freq_hz: np.ndarray) -> dict[str, np.ndarray]
     gi, ci = g[..., n].numpy(), c[..., n].numpy()
     out = batch.out.numpy()
     rows = np.arange(gm.shape[0])
-    s = 2j * np.pi * freq_hz
     with np.errstate(all="ignore"):
-        try:
-            a = -np.linalg.solve(cm, gm)
-            b0 = -np.linalg.solve(cm, gi[..., None])[..., 0]
-            b1 = -np.linalg.solve(cm, ci[..., None])[..., 0]
-            lam, vec = np.linalg.eig(a)
-            w = np.linalg.solve(vec, (b0 + np.einsum("nij,nj->ni", a, b1))[..., None])[..., 0]
-            res = vec[rows, out, :] * w
-            h = b1[rows, out][:, None] + (
-                res[:, None, :] / (s[None, :, None] - lam[:, None, :])
-            ).sum(2)
-        except np.linalg.LinAlgError:
-            h = np.full((gm.shape[0], s.size), np.nan + 0j)
-        mag = np.abs(h)
-    above = mag > 1.0
+        a = -np.linalg.solve(cm, gm)
+        b0 = -np.linalg.solve(cm, gi[..., None])[..., 0]
+        b1 = -np.linalg.solve(cm, ci[..., None])[..., 0]
+        lam, vec = np.linalg.eig(a)
+        w = np.linalg.solve(vec, (b0 + np.einsum("nij,nj->ni", a, b1))[..., None])[..., 0]
+        res = vec[rows, out, :] * w
+        d = b1[rows, out]
+
+        def mag(r: np.ndarray, f: np.ndarray) -> np.ndarray:  # |H| of rows r at f [len(r), F]
+            s = 2j * np.pi * f
+            return np.abs(d[r, None] + (res[r, None, :] / (s[..., None] - lam[r, None, :])).sum(-1))
+
+        coarse = mag(rows, np.broadcast_to(freq_hz[::10], (rows.size, freq_hz[::10].size)))
+    above = coarse > 1.0
     change = above[:, 1:] != above[:, :-1]
-    idx = np.full((gm.shape[0], _CROSSINGS), -1)
-    for r in range(gm.shape[0]):
-        ks = np.flatnonzero(change[r])[:_CROSSINGS]
-        idx[r, : ks.size] = ks
-    finite = np.isfinite(mag).all(axis=1)
+    idx = np.full((rows.size, _CROSSINGS), -1)
+    r_hit, k_hit = np.nonzero(change)
+    order = np.zeros(r_hit.size, dtype=int)  # rank of each crossing within its row
+    if r_hit.size:
+        starts = np.r_[0, np.flatnonzero(np.diff(r_hit)) + 1]
+        order = np.arange(r_hit.size) - np.repeat(starts, np.diff(np.r_[starts, r_hit.size]))
+    keep = order < _CROSSINGS
+    r_hit, k_hit, order = r_hit[keep], k_hit[keep], order[keep]
+    if r_hit.size:
+        fine_k = 10 * k_hit[:, None] + np.arange(11)
+        with np.errstate(all="ignore"):
+            fine = mag(r_hit, freq_hz[fine_k]) > 1.0
+        step = np.argmax(fine[:, 1:] != fine[:, :-1], axis=1)  # 0 when the pass lost it
+        idx[r_hit, order] = fine_k[np.arange(r_hit.size), step]
+    finite = np.isfinite(coarse).all(axis=1)
     return {
         "idx": idx,
         "above": finite & above.all(axis=1),
@@ -567,11 +661,17 @@ def _terms(g, c, theta, batch: _Batch, brackets, freq, objective: str):
         c_cl = c[..., :n] - sign[:, None, None] * c[..., n][:, :, None] * e_out[:, None, :]
         a_cl = -torch.linalg.solve(c_cl, g_cl)
         for mat in (a_ol, a_cl):
-            lam = torch.linalg.eigvals(mat)
+            with torch.no_grad():  # the gradient only where a pole is past the damping line
+                lam = torch.linalg.eigvals(mat)
+                ratio = lam.real / lam.abs().clamp_min(1.0)
+                active = batch.stable & ((ratio + DAMPING) > 0).any(dim=1)
+            if not active.any():
+                continue
+            lam = torch.linalg.eigvals(mat[active])
             # Re p / |p| with |p| held: a real pole's ratio is ±1 and would have no gradient
             ratio = lam.real / lam.abs().detach().clamp_min(1.0)
             e = (torch.relu(ratio + DAMPING) / 0.05).pow(2).sum(dim=1)
-            viol = viol + torch.where(batch.stable, e, torch.zeros_like(e))
+            viol = viol.index_add(0, torch.nonzero(active)[:, 0], e)
     obj = _objective(objective, theta, batch, gain, ugf, pm, pm_bench, first)
     return viol, obj
 
@@ -621,4 +721,4 @@ def torch_remainder(a, b):
     return torch.remainder(a, b)
 
 
-__all__ = ["OBJECTIVES", "Target", "SizingResult", "Deck", "size", "raw_fom"]
+__all__ = ["OBJECTIVES", "Target", "SizingResult", "Deck", "load_sizable", "size"]

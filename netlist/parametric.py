@@ -228,7 +228,7 @@ def sized_deck(text: str, pp: ParametricPencil, values: np.ndarray) -> str:
             raise NetlistError(f"line {i + 1}: cannot rewrite the value of {words[0]} in place")
         sign = "-" if value_words[0].startswith("-") else ""
         new = f"{sign}{names[card]:.{SIGNIFICANT - 1}e}"
-        head = re.match(r"^(\s*(?:\S+\s+){%d})" % (1 + n_nets), raw)
+        head = re.match(rf"^(\s*(?:\S+\s+){{{1 + n_nets}}})", raw)
         lines[i] = head.group(1) + new + raw[head.end() + len(value_words[0]) :]
         done.add(card)
     missing = set(names) - done

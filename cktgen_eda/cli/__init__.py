@@ -279,6 +279,7 @@ from . import evaluate as _evaluate  # noqa: E402, F401
 from . import kicad as _kicad  # noqa: E402, F401
 from . import model as _model  # noqa: E402, F401
 from . import plugins as _plugins  # noqa: E402, F401
+from . import size as _size  # noqa: E402, F401
 
 
 def main() -> None:

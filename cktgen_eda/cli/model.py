@@ -87,6 +87,21 @@ def _parse_class(text: str | None) -> tuple[int, int, int] | None:
     "heads rate most likely in the requested class.",
 )
 @click.option(
+    "--refine",
+    is_flag=True,
+    help="Size each decoded topology into the spec (or, with --spec-class, into the class, "
+    "as a stable amplifier where the training data has one there): same topology, new "
+    "device values. Prints how many met the target before and after.",
+)
+@click.option(
+    "--objective",
+    type=click.Choice(["power", "margin", "fom"]),
+    default="power",
+    show_default=True,
+    help="What --refine optimises inside the target: least total |gm|, the box centre, or "
+    "the benchmark FoM.",
+)
+@click.option(
     "--out",
     "out_dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -110,6 +125,8 @@ def generate(
     verify: bool,
     allow_unstable: bool,
     rerank: int,
+    refine: bool,
+    objective: str,
     out_dir: Path | None,
     fmt: str | None,
     force: bool,
@@ -129,6 +146,7 @@ def generate(
     \b
     Examples:
       cktgen-eda generate --spec "gain>=80dB,ugf>=1GHz,pm>=45deg" --verify
+      cktgen-eda generate --spec "ugf=100MHz..200MHz" --refine --verify
       cktgen-eda generate --spec "gain>=100dB" -n 4 --out cands/ --format spice
       cktgen-eda generate --spec-class 2,3,1 --json
     """
@@ -151,6 +169,8 @@ def generate(
         workers=workers,
         progress=verify and count > 20,
         rerank=rerank,
+        refine=refine,
+        objective=objective,
     )
     if out_dir is not None:
         _write_candidates(result, out_dir, fmt, force)
