@@ -155,27 +155,43 @@ def design(
     seconds: float | None = None,
     workers: int | None = None,
     on_step: Callable[[int, float | None, int], None] | None = None,
+    objective: str = "fom",
+    refine: int = 16,
 ) -> DesignResult:
-    """Search the model's classes for the highest-FoM circuits that ngspice says meet ``spec``.
+    """Search the model's classes for the best circuits that ngspice confirms meet ``spec``.
+
+    Each pull generates ``batch`` circuits of the bandit's class and the exact engine
+    (netlist/fastac.py, ngspice's numbers to 1e-7) screens them. After the search the
+    ``refine`` best screened circuits (passes by objective, then the closest misses) are
+    sized into the spec in one batch (``sizing.size``, same topology). Designs rank by
+    ``objective`` (``fom``: highest benchmark FoM; ``power``: least Σ|gm|; ``margin``:
+    nearest the box centre); at the end ngspice re-measures the best ones, and only those
+    it confirms are reported.
 
     Args:
         budget: samples (generated circuits) to spend; ``seconds`` optionally caps wall time.
-        batch: circuits generated and simulated per pull.
+            Sized variants do not count as samples.
+        batch: circuits generated and screened per pull.
         top: how many distinct best designs to keep.
         on_step: called after each pull with (samples, best FoM or None, feasible count).
+        refine: circuits sized after the search (0: none).
 
     Raises:
         SpecError: when no training class can meet the spec (names the nearest feasible one).
     """
     import torch
 
-    from .netlist.ngspice import verify
+    from .netlist.fastac import verify as screen
+    from .sizing import OBJECTIVES, size
     from .training.checkpoint import load_model
 
     t0 = time.perf_counter()
     spec = parse_spec(spec) if isinstance(spec, str) else spec
     if budget < 1 or batch < 1:
         raise CktGenError(f"budget and batch must be >= 1, found {budget} and {batch}")
+    if objective not in OBJECTIVES:
+        raise CktGenError(f"unknown objective {objective!r}; choose from {', '.join(OBJECTIVES)}")
+    warm = _warm_ngspice()
     if model is None or isinstance(model, str):
         model = load_model(model)
     keys = model_classes(model)
@@ -194,31 +210,60 @@ def design(
     else:
         chance = [math.sqrt(containment(spec, a)) for a in arms]
     priors = [q * max(p, 0.0) / scale for q, p in zip(chance, pot)]
+    if objective != "fom":
+        priors = chance
     bandit = Bandit(priors, strategy, rng=random.Random(seed))
     gen = torch.Generator().manual_seed(seed)
     found: dict[tuple, Design] = {}
     history: list[tuple[int, float | None]] = []
-    samples = feasible = 0
+    samples = feasible = sized = 0
+    pool: list[tuple] = []  # every screened circuit: (circuit, measurement, arm, sample)
     while samples < budget and not (seconds and time.perf_counter() - t0 > seconds):
         arm = bandit.select()
         k = min(batch, budget - samples)
         circuits = [d.to_circuit() for d in model.generate(torch.tensor([arms[arm]] * k), gen)]
         samples += k
+        results = [r.measurement for r in screen(circuits, spec=spec)]
+        pool.extend((c, m, arms[arm], samples) for c, m in zip(circuits, results))
         reward = 0.0
-        for c, r in zip(circuits, verify(circuits, spec=spec, workers=workers)):
-            m = r.measurement
+        for c, m in zip(circuits, results):
             if m.valid and m.meets_spec:
                 feasible += 1
-                reward = max(reward, max(m.fom, 0.0) / scale)
+                d = Design(c, m, arms[arm], samples)
+                reward = max(reward, _reward(d, objective, scale, spec))
                 key = (c.nodes, c.edges)
-                if key not in found or found[key].fom < m.fom:
-                    found[key] = Design(c, m, arms[arm], samples)
+                if key not in found or _rank(d, objective, spec) < _rank(
+                    found[key], objective, spec
+                ):  # noqa: E501
+                    found[key] = d
         bandit.update(arm, reward)
         best = max((d.fom for d in found.values()), default=None)
         history.append((samples, best))
         if on_step is not None:
             on_step(samples, best, feasible)
-    designs = sorted(found.values(), key=lambda d: -d.fom)[:top]
+    if refine:  # one batch: sizing costs a fixed ~0.3 s per call, whatever its size
+
+        def order(item):
+            c, m, arm_, n = item
+            if m.valid and m.meets_spec:
+                return (0.0, _rank(Design(c, m, arm_, n), objective, spec))
+            return (1.0, _shortfall(spec, m))
+
+        picked = sorted(pool, key=order)[:refine]
+        for (_, _, arm_, n), r in zip(
+            picked, size([p[0] for p in picked], spec, objective, seed=seed, search=False)
+        ):
+            if r.circuit is not None and r.met:
+                sized += 1
+                d = Design(r.circuit, r.after, arm_, n)
+                key = (r.circuit.nodes, r.circuit.edges)
+                if key not in found or _rank(d, objective, spec) < _rank(
+                    found[key], objective, spec
+                ):
+                    found[key] = d
+    ranked = sorted(found.values(), key=lambda d: _rank(d, objective, spec))
+    designs = _confirmed(ranked, spec, top, workers)
+    warm.join()
     return DesignResult(
         spec,
         designs,
@@ -229,4 +274,66 @@ def design(
         feasible,
         time.perf_counter() - t0,
         strategy,
+        {"objective": objective, "refined": sized, "screened_by": "fast"},
     )
+
+
+def _warm_ngspice():
+    """Start the ngspice workers in the background while the search runs."""
+    import threading
+
+    from .netlist.ngspice import ngspice_version
+
+    def start() -> None:
+        try:
+            ngspice_version()
+        except Exception:  # noqa: BLE001 - the confirmation step reports a real failure
+            pass
+
+    t = threading.Thread(target=start, daemon=True)
+    t.start()
+    return t
+
+
+def _shortfall(spec: Spec, m) -> float:
+    from .sizing import Target
+
+    return Target.for_spec(spec).shortfall(m)
+
+
+def _power(c: Circuit) -> float:
+    return sum(nd.gm for nd in c.nodes if nd.gm is not None)
+
+
+def _rank(d: Design, objective: str, spec: Spec) -> float:
+    """Lower is better: −FoM, Σ|gm| or the distance to the box centre (``sizing``'s)."""
+    if objective == "fom":
+        return -d.fom
+    if objective == "power":
+        return _power(d.circuit)
+    from .sizing import Target, margin_cost
+
+    return margin_cost(Target.for_spec(spec), d.measurement)
+
+
+def _reward(d: Design, objective: str, scale: float, spec: Spec) -> float:
+    if objective == "fom":
+        return max(d.fom, 0.0) / scale
+    if objective == "power":  # 1 at 10 µS total, 0 at 10 mS
+        return min(max(-math.log10(max(_power(d.circuit), 1e-12) / 1e-2) / 3, 0.0), 1.0)
+    return 1.0 / (1.0 + _rank(d, objective, spec))
+
+
+def _confirmed(ranked: list[Design], spec: Spec, top: int, workers) -> list[Design]:
+    """The first ``top`` of ``ranked`` that ngspice confirms meet ``spec`` (its numbers)."""
+    from .netlist.ngspice import verify
+
+    out: list[Design] = []
+    i = 0
+    while len(out) < top and i < len(ranked):
+        chunk = ranked[i : i + 2 * (top - len(out))]
+        i += len(chunk)
+        for d, r in zip(chunk, verify([d.circuit for d in chunk], spec=spec, workers=workers)):
+            if r.measurement.valid and r.measurement.meets_spec and len(out) < top:
+                out.append(Design(d.circuit, r.measurement, d.spec_class, d.sample))
+    return out

@@ -315,7 +315,9 @@ def generate(
     else:
         # Spec mode: rerank keeps the n of n·K decodes whose expected containment in the
         # spec, under the model's guidance heads, is highest.
-        wanted = [classes[i % len(classes)] for i in range(n * rerank)]
+        # With refine, REFINE_POOL× as many topologies are sized and the n best kept.
+        pool = n * (REFINE_POOL if refine else 1)
+        wanted = [classes[i % len(classes)] for i in range(pool * rerank)]
         decoded = model.generate(torch.tensor(wanted), g)
         if rerank > 1:
             probs = model.guidance_probs(decoded)
@@ -323,7 +325,7 @@ def generate(
                 score = expected_yield(probs, yields)
             else:
                 score = expected_containment(probs, spec)
-            top = sorted(sorted(range(len(decoded)), key=lambda i: -score[i])[:n])
+            top = sorted(sorted(range(len(decoded)), key=lambda i: -score[i])[:pool])
             wanted, decoded = [wanted[i] for i in top], [decoded[i] for i in top]
     candidates = []
     for i, (cls, d) in enumerate(zip(wanted, decoded)):
@@ -335,9 +337,18 @@ def generate(
     info: dict[str, Any] = {}
     if refine:
         info["refine"] = _refine(candidates, spec, spec_class, model, objective, seed)
+        if len(candidates) > n:  # keep the n that sizing served best, in decode order
+            keep = sorted(candidates, key=_refined_rank)[:n]
+            candidates = sorted(keep, key=lambda c: c.index)
+            for i, c in enumerate(candidates):
+                c.index = i
+            info["refine"]["kept"] = n
     if verify:
         _verify(candidates, spec, workers, progress)
     return GenerationResult(spec, classes, candidates, name, time.perf_counter() - t0, info)
+
+
+REFINE_POOL = 2  # generate --refine sizes this many topologies per candidate it returns
 
 
 def working_classes(model: Any) -> set[tuple[int, int, int]] | None:
@@ -358,6 +369,16 @@ def working_classes(model: Any) -> set[tuple[int, int, int]] | None:
     ok &= bench["gain_db"][rows] > 0
     cls = np.stack([bench[k][rows] for k in ("gain_cls", "bw_cls", "pm_cls")], 1)[ok]
     return {tuple(k) for k in cls.tolist()}
+
+
+def _refined_rank(c: Candidate) -> tuple[int, int]:
+    """Sized candidates that meet the target first, then stable ones, then the rest."""
+    meta = (c.circuit.meta or {}).get("sized") if c.valid else None
+    if meta is None:
+        return (3, c.index)
+    if meta["met"]:
+        return (0, c.index)
+    return (1 if c.before is not None and meta.get("works") else 2, c.index)
 
 
 def _refine(candidates, spec, spec_class, model, objective: str, seed: int) -> dict[str, Any]:
@@ -383,7 +404,7 @@ def _refine(candidates, spec, spec_class, model, objective: str, seed: int) -> d
         met_before += t.met(r.before)
         c.before = r.before
         meta = dict(c.circuit.meta or {})
-        meta["sized"] = {"objective": objective, "met": r.met}
+        meta["sized"] = {"objective": objective, "met": r.met, "works": r.after.works}
         c.circuit = Circuit(r.circuit.nodes, r.circuit.edges, None, meta)
     return {
         "objective": objective,

@@ -141,8 +141,9 @@ def generation_table(result) -> str:
         what = "the spec" if result.spec is not None else "their class"
         lines.append(
             f"refine ({refine['objective']}): {refine['met_before']} of {refine['sized']} "
-            f"met {what} before sizing, {refine['met_after']} after (exact engine, "
-            f"{refine['seconds']:.1f} s)"
+            f"sized topologies met {what} before sizing, {refine['met_after']} after (exact "
+            f"engine, {refine['seconds']:.1f} s)"
+            + (f"; kept the best {refine['kept']}" if refine.get("kept") else "")
         )
     return "\n".join(lines)
 
@@ -158,16 +159,20 @@ def design_table(result) -> str:
                 ",".join(map(str, d.spec_class)),
                 *_measured(m),
                 si(m.settling_s, "s"),
+                si(sum(nd.gm for nd in d.circuit.nodes if nd.gm is not None), "S"),
                 str(d.sample),
             ]
         )
-    head = table(["#", "arm", *MEASURED_HEADERS, "settling", "found at"], rows)
+    head = table(["#", "arm", *MEASURED_HEADERS, "settling", "Σ|gm|", "found at"], rows)
     used = sum(1 for p in result.pulls if p)
+    info = result.info or {}
+    how = "stable both ways; " if result.spec.require_stable else ""
+    how += "exact engine, designs shown confirmed by ngspice" if info else "ngspice"
+    refined = f", {info['refined']} of them sized into it" if info.get("refined") else ""
     tail = (
         f"{result.samples} samples over {used} of {len(result.arms)} arms ({result.strategy}), "
-        f"{result.feasible} met {result.spec} "
-        f"({'ngspice, stable both ways' if result.spec.require_stable else 'ngspice'}), "
-        f"{result.seconds:.1f} s"
+        f"{result.feasible} met {result.spec}{refined} ({how}); best by "
+        f"{info.get('objective', 'fom')}, {result.seconds:.1f} s"
     )
     if not result.designs:
         tail = "no candidate met the spec; " + tail

@@ -349,6 +349,12 @@ def _objective_value(objective: str, target: Target, pp, x: np.ndarray, m) -> fl
         return math.log10(max(_power(pp, x), 1e-30))
     if objective == "fom":
         return -m.fom if m.fom is not None else math.inf
+    return margin_cost(target, m)
+
+
+def margin_cost(target: Target, m) -> float:
+    """The ``margin`` objective of a measurement: Σ squared distance from the box centre in
+    half-widths (one-sided bounds: the shortfall from ``_REACH`` past the bound)."""
     pm = m.pm_loop_deg if target.loop_pm else m.pm_deg
     out = 0.0
     for q, v in (("gain_db", m.gain_db), ("ugf_hz", math.log10(m.ugf_hz)), ("pm_deg", pm)):
@@ -405,7 +411,7 @@ def _adam(pps: list, starts: list[np.ndarray], targets: list[Target], objective:
 
     from .netlist.fastac import OCB_FREQ_HZ
 
-    torch.set_num_threads(1)
+    torch.set_num_threads(1)  # batched small matrices: a second thread only adds overhead
     batch = _Batch(pps, starts, targets)
     theta = torch.tensor(np.concatenate(starts_padded(starts, batch.j)), requires_grad=True)
     lo, hi = batch.lo, batch.hi

@@ -31,7 +31,7 @@ from . import (
     type=click.IntRange(1, 100000),
     default=256,
     show_default=True,
-    help="Circuits to generate and simulate.",
+    help="Circuits to generate and screen (sized variants are extra).",
 )
 @click.option(
     "--batch",
@@ -53,6 +53,22 @@ from . import (
     default="ucb",
     show_default=True,
     help="Bandit: UCB1 or Thompson sampling.",
+)
+@click.option(
+    "--objective",
+    type=click.Choice(["fom", "power", "margin"]),
+    default="fom",
+    show_default=True,
+    help="What 'best' means: highest benchmark FoM, least total |gm| (power), or nearest "
+    "the centre of the spec box.",
+)
+@click.option(
+    "--refine",
+    type=click.IntRange(0, 1024),
+    default=16,
+    show_default=True,
+    help="After the search, size this many of the best circuits (passes by objective, then "
+    "the closest misses) into the spec in one batch (0: none).",
 )
 @click.option("--seconds", type=click.FloatRange(0.1), help="Also stop after this wall time.")
 @_model_option
@@ -78,6 +94,8 @@ def design(
     batch: int,
     top: int,
     strategy: str,
+    objective: str,
+    refine: int,
     seconds: float | None,
     model_name: str | None,
     seed: int,
@@ -88,11 +106,14 @@ def design(
     allow_unstable: bool,
     workers: int | None,
 ) -> None:
-    """Search for the highest-FoM circuits that ngspice confirms meet a spec.
+    """Search for the best circuits (by --objective) that ngspice confirms meet a spec.
 
     The arms are the model's joint classes that can meet the spec; a multi-armed bandit
-    spends the sampling budget on them, generating a batch per pull and rewarding the best
-    FoM that meets every constraint (measured by ngspice, not predicted). A design counts
+    spends the sampling budget on them, generating a batch per pull. The exact small-signal
+    engine (ngspice's numbers to 1e-7) screens every circuit and the pull is rewarded by its
+    best design that meets every constraint; afterwards the --refine best circuits are
+    sized into the spec (same topology, new values, by --objective), and ngspice
+    re-measures the best designs: only those it confirms are reported. A design counts
     only if it is a stable amplifier, open loop and at unity gain, with gain above 0 dB
     and the loop phase margin in the spec (unstable circuits earn no reward); with
     --allow-unstable the benchmark's raw convention is used instead. Reports the top
@@ -102,6 +123,7 @@ def design(
     \b
     Example:
       cktgen-eda design --spec "gain>=100dB,ugf>=2GHz,pm>=30deg" --budget 256 --out best/ --plot
+      cktgen-eda design --spec "gain>=60dB,ugf>=500MHz,pm>=60deg" --objective power
     """
     from ..design import design as run_design
     from ..report import design_table
@@ -129,6 +151,8 @@ def design(
         seconds=seconds,
         workers=workers,
         on_step=step,
+        objective=objective,
+        refine=refine,
     )
     bar.close()
     if out_dir is not None:
