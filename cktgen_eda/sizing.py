@@ -43,6 +43,7 @@ _PENALTY = 100.0
 _OBJ_WEIGHT = {"power": 1.0, "margin": 0.3, "fom": 0.1}
 _CROSSINGS = 3  # 0 dB crossings followed per start (the loop PM is the smallest)
 _REGRID = 5  # steps between full sweeps
+_CHUNK = 256  # items per gradient batch (memory: ~40 kB per start)
 _LR = 0.1  # Adam step in decades, cosine-decayed to a tenth over the run
 
 
@@ -237,10 +238,11 @@ def size(
     ok = [i for i, pp in enumerate(pps) if not isinstance(pp, str)]
     grad = [i for i in ok if _regular(pps[i])]
     points: dict[int, list[np.ndarray]] = {i: [] for i in ok}
-    if grad:
-        starts = [_starts(pps[i], restarts, rng) for i in grad]
-        found = _adam([pps[i] for i in grad], starts, [targets[i] for i in grad], objective, steps)
-        for i, cands in zip(grad, found):
+    for at in range(0, len(grad), _CHUNK):
+        part = grad[at : at + _CHUNK]
+        starts = [_starts(pps[i], restarts, rng) for i in part]
+        found = _adam([pps[i] for i in part], starts, [targets[i] for i in part], objective, steps)
+        for i, cands in zip(part, found):
             points[i] = [_round(pps[i], c) for c in cands]
     # one exact batch: every item's given values and the points the gradient path found
     flat = [(i, x) for i in ok for x in [_start_values(pps[i])] + points[i]]
@@ -409,9 +411,19 @@ def _adam(pps: list, starts: list[np.ndarray], targets: list[Target], objective:
     """Adam on every start of every pencil at once; per pencil, the best points seen."""
     import torch
 
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # batched small matrices: a second thread only adds overhead
+    try:
+        return _adam_run(pps, starts, targets, objective, steps)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _adam_run(pps, starts, targets, objective: str, steps: int):
+    import torch
+
     from .netlist.fastac import OCB_FREQ_HZ
 
-    torch.set_num_threads(1)  # batched small matrices: a second thread only adds overhead
     batch = _Batch(pps, starts, targets)
     theta = torch.tensor(np.concatenate(starts_padded(starts, batch.j)), requires_grad=True)
     lo, hi = batch.lo, batch.hi

@@ -147,7 +147,10 @@ def dc_gain(p: Pencil, poles: np.ndarray) -> float:
             pass
     nonzero = np.abs(poles)[np.abs(poles) > 0]
     sigma = 1e-3 * float(nonzero.min()) if nonzero.size else 1e-9
-    h = float(p.transfer(np.array([sigma]))[0].real)
+    try:
+        h = float(p.transfer(np.array([sigma]))[0].real)
+    except np.linalg.LinAlgError:
+        raise ValueError("singular MNA pencil: the circuit has no unique response") from None
     return math.copysign(math.inf, h) if h != 0 else 0.0
 
 
@@ -165,7 +168,10 @@ def analyse(p: Pencil, settling: bool = True) -> Stability:
         poles = pencil_poles(p.g, p.c)
     except ValueError as exc:
         return Stability.unknown(str(exc))
-    h0 = dc_gain(p, poles)
+    try:
+        h0 = dc_gain(p, poles)
+    except ValueError as exc:
+        return Stability.unknown(str(exc))
     sign = -1 if h0 < 0 else 1
     cl = closed_loop(p, sign)
     try:
