@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import copy
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -79,6 +79,14 @@ class Measurement:
     settling_s: float | None = None
     stability_reason: str | None = None
     fails: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, values: tuple) -> Measurement:
+        """A measurement from all its field values, in field order: what the constructor
+        makes, without its per-field checks (bulk verification builds tens of thousands)."""
+        m = object.__new__(cls)
+        m.__dict__.update(zip(_FIELDS, values))
+        return m
 
     @classmethod
     def invalid(
@@ -193,6 +201,9 @@ class Measurement:
         for key, value in changes.items():
             object.__setattr__(out, key, value)
         return out
+
+
+_FIELDS = tuple(f.name for f in fields(Measurement))
 
 
 def pole_text(p: complex) -> str:
@@ -327,3 +338,105 @@ def measure_opamp(freq_hz: np.ndarray, h: np.ndarray, simulator: str = "ngspice"
         meets_spec=None,
         simulator=simulator,
     )
+
+
+def measure_many(
+    freq_hz: np.ndarray, h: np.ndarray, sign: np.ndarray
+) -> tuple[list[tuple], list[float | None]]:
+    """``measure_opamp`` and ``loop_margin`` on every row of ``h``, all rows at once: the
+    same numbers (the same ``math`` functions where ``measure_opamp`` uses them).
+
+    Returns:
+        Per row, the measurement's fields ``gain_db`` … ``spec_class`` (``file`` and what
+        follows ``spec_class`` left out), and ``loop_margin(h[i], sign[i])``.
+
+    Shapes:
+        freq_hz: ``[F]`` ascending and finite, F ≥ 2; h: ``[K, F]``; sign: ``[K]`` (±1).
+    """
+    k = len(h)
+    mag = np.abs(h)
+    above = mag > 1.0  # a sample exactly at 0 dB joins the side below (loop_margin)
+    flips = above[:, 1:] != above[:, :-1]
+    # sum overflows only where an |H| is not finite: loop_margin's test
+    finite = np.isfinite(mag.sum(axis=1))
+    odd = ~finite | (mag == 1.0).any(axis=1)  # NaN, ±inf or a sample exactly at 0 dB
+    first = np.argmax(flips, axis=1)
+    crosses = flips[np.arange(k), first] & ~odd
+    fields = _measure_rows(freq_hz, h, mag, first, crosses, ~odd)
+    for i in np.flatnonzero(odd):  # the rare rows: measure_opamp itself
+        m = measure_opamp(freq_hz, h[i])
+        fields[i] = (m.gain_db, m.ugf_hz, m.pm_deg, m.fom, m.valid, m.reason, m.spec_class)
+    return fields, _loop_margins(h, mag, flips, finite, sign)
+
+
+def _measure_rows(freq_hz, h, mag, first, crosses, plain) -> list:
+    """``measure_opamp`` fields of the ``plain`` rows (finite, no sample exactly at 0 dB),
+    vectorised; None for the others."""
+    k = len(h)
+    mag0 = mag[:, 0]
+    gain = np.full(k, -math.inf)
+    pos = mag0 > 0
+    gain[pos] = 20.0 * np.array(list(map(math.log10, mag0[pos].tolist())))
+    ok = plain & crosses & np.isfinite(gain)
+    i = np.flatnonzero(ok)
+    kk = first[i]
+    m0, m1 = mag[i, kk], mag[i, kk + 1]
+    t = np.where(m0 == 0.0, 1.0, 0.0)
+    both = (m0 != 0.0) & (m1 != 0.0)
+    a = 20.0 * np.array(list(map(math.log10, m0[both].tolist())))
+    b = 20.0 * np.array(list(map(math.log10, m1[both].tolist())))
+    t[both] = a / (a - b)
+    ugf = freq_hz[kk] + t * (freq_hz[kk + 1] - freq_hz[kk])
+    h0, h1 = h[i, kk], h[i, kk + 1]
+    with np.errstate(all="ignore"):
+        hc = np.where(m1 != m0, h0 + (1.0 - m0) / (m1 - m0) * (h1 - h0), h0)
+    angle = map(math.atan2, hc.imag.tolist(), hc.real.tolist())
+    pm = np.array(list(map(wrap_deg, (180.0 + x for x in map(math.degrees, angle)))))
+    good = np.isfinite(ugf) & np.isfinite(pm)
+    g, u, p = gain[i[good]], ugf[good], pm[good]
+    norm = normalise(g, u, p)
+    cls = zip(*(np.floor(norm[key]).astype(int).tolist() for key in ("gain", "bw", "pm")))
+    out: list = [None] * k
+    for j, gj, uj, pj, fj, cj in zip(
+        i[good].tolist(), g.tolist(), u.tolist(), p.tolist(), raw_fom(g, u, p).tolist(), cls
+    ):
+        out[j] = (gj, uj, pj, fj, True, None, cj)
+    gain_l = gain.tolist()
+    for j in np.flatnonzero(plain & ~ok).tolist():
+        gain_db = gain_l[j]
+        gain_out = gain_db if math.isfinite(gain_db) else None
+        if not crosses[j]:
+            reason = (
+                f"no unity-gain crossing between {_hz(freq_hz[0])} and {_hz(freq_hz[-1])} "
+                f"(gain at {_hz(freq_hz[0])} = {gain_db:.4g} dB)"
+            )
+            out[j] = (gain_out, None, None, None, False, reason, None)
+        else:
+            out[j] = (
+                None,
+                None,
+                None,
+                None,
+                False,
+                f"gain at {_hz(freq_hz[0])} is {gain_db} dB",
+                None,
+            )
+    for j in i[~good].tolist():
+        reason = f"UGF/PM not finite at the crossing near {_hz(freq_hz[first[j]])}"
+        out[j] = (gain_l[j], None, None, None, False, reason, None)
+    return out
+
+
+def _loop_margins(h, mag, flips, finite, sign) -> list[float | None]:
+    """``loop_margin(h[i], sign[i])`` of every row, given |h|, its crossings of 1 (``flips``)
+    and which rows have a finite sum of |h|."""
+    rows, ks = np.nonzero(flips & finite[:, None])
+    m0, m1, h0, h1 = mag[rows, ks], mag[rows, ks + 1], h[rows, ks], h[rows, ks + 1]
+    with np.errstate(all="ignore"):
+        t = (1.0 - m0) / (m1 - m0)
+        hc = np.asarray(sign)[rows].astype(np.int64) * (h0 + t * (h1 - h0))
+    pm = 180.0 + np.degrees(np.arctan2(hc.imag, hc.real))
+    pm = -((180.0 - pm) % 360.0 - 180.0)
+    best = np.full(len(h), np.inf)
+    np.minimum.at(best, rows, pm)
+    return [None if x == math.inf else x for x in best.tolist()]

@@ -27,6 +27,7 @@ from .units import parse_spice_number
 
 GROUND = frozenset({"0", "gnd"})
 _number = lru_cache(maxsize=1 << 16)(parse_spice_number)  # OCB grid values repeat
+_STAMP_SIGN = np.array([1.0, -1.0, -1.0, 1.0])  # pencils_many: a two-terminal stamp's signs
 
 
 @dataclass(frozen=True)
@@ -259,3 +260,109 @@ def _expand(lines, prefix, pinmap, subckts, shared, out, depth) -> None:
         except NetlistError as exc:
             raise NetlistError(f"line {number}: {exc}") from None
         out.append((letter, name, nets, value, False))
+
+
+# ------------------------------------------------------------------ many element lists at once
+@dataclass(frozen=True)
+class PencilBatch:
+    """Pencils of one size from ``pencils_many``, stacked: ``Pencil``'s fields for each.
+
+    Shapes:
+        index, out: ``[B]`` (which element lists); g, c: ``[B, n, n]``; g_in, c_in: ``[B, n]``.
+    """
+
+    index: np.ndarray
+    g: np.ndarray
+    c: np.ndarray
+    g_in: np.ndarray
+    c_in: np.ndarray
+    out: np.ndarray
+
+
+def pencils_many(
+    owner: np.ndarray,
+    kind: np.ndarray,
+    nets: np.ndarray,
+    value: np.ndarray,
+    count: int,
+    out_net: int,
+) -> tuple[dict[int, PencilBatch], np.ndarray]:
+    """``pencil_from_elements`` for many lists of R, C and G elements: the same matrices, bit
+    for bit (each entry sums its terms in element order), by size.
+
+    Args:
+        owner: each element's list (0 … count − 1), lists one after the other.
+        kind: 0 R, 1 C, 2 G.
+        nets: terminal codes in SPICE order: −2 ground, −1 the input, other small
+            non-negative integers name nets (R and C use the first two terminals).
+        value: the element value (ohms for R).
+        out_net: the output net's code.
+
+    Returns:
+        The pencils by size, and which lists got none: no output net, or a 0 Ω resistor
+        (which needs a branch current: ``pencil_from_elements``).
+
+    Shapes:
+        owner, kind, value: ``[E]``; nets: ``[E, 4]``; the mask: ``[count]``.
+    """
+    two = kind != 2
+    nets = np.where(two[:, None] & (np.arange(4) >= 2), -2, nets)
+    col, size, out = _unknowns(owner, nets, count, out_net)
+    zero_r = np.bincount(owner[(kind == 0) & (value == 0)], minlength=count) > 0
+    bad = (out < 0) | zero_r
+    with np.errstate(divide="ignore"):
+        y = np.where(kind == 0, 1.0 / value, value)
+    g = ~two[:, None]
+    rows = np.where(g, col[:, [0, 1, 0, 1]], col[:, [0, 0, 1, 1]])
+    cols = np.where(g, col[:, [2, 2, 3, 3]], col[:, [0, 1, 0, 1]])
+    # blocks [2, n + 1, n + 1] (G, C; the last column the input's), those of a size together
+    side = size + 1
+    block = 2 * side**2
+    by_size = np.argsort(size, kind="stable")
+    base = np.empty(count, dtype=np.int64)
+    base[by_size] = np.cumsum(block[by_size]) - block[by_size]
+    wide = side[owner][:, None]
+    where = base[owner][:, None] + ((kind == 1)[:, None] * wide + rows) * wide + cols
+    live = (rows >= 0) & (cols >= 0)
+    # bincount adds in array order: each entry's terms in element order, from 0.0, as
+    # pencil_from_elements adds them (lists one after the other never share an entry)
+    buf = np.bincount(
+        where[live], weights=(y[:, None] * _STAMP_SIGN)[live], minlength=int(block.sum())
+    )
+    batches: dict[int, PencilBatch] = {}
+    for n in np.unique(size[~bad]):
+        members = by_size[size[by_size] == n]
+        n = int(n)
+        s0 = base[members[0]]
+        view = buf[s0 : s0 + members.size * 2 * (n + 1) ** 2].reshape(-1, 2, n + 1, n + 1)
+        keep = ~bad[members]
+        if not keep.all():
+            view, members = view[keep], members[keep]
+        batches[n] = PencilBatch(
+            members,
+            view[:, 0, :n, :n],
+            view[:, 1, :n, :n],
+            view[:, 0, :n, n],
+            view[:, 1, :n, n],
+            out[members],
+        )
+    return batches, bad
+
+
+def _unknowns(owner: np.ndarray, nets: np.ndarray, count: int, out_net: int):
+    """Each terminal's column (its unknown, n for the input, −1 for ground), the unknowns per
+    list, and the output's: the nets numbered in order of first appearance, as
+    ``pencil_from_elements`` numbers them."""
+    width = int(max(nets.max(initial=0), out_net)) + 1
+    flat = np.where(nets >= 0, owner[:, None] * width + nets, -1).ravel()
+    named = np.flatnonzero(flat >= 0)  # terms in order: lists one after the other
+    first = np.full(count * width, named.size)
+    np.minimum.at(first, flat[named], np.arange(named.size))
+    pairs = np.flatnonzero(first < named.size)  # (list, net) pairs
+    pairs = pairs[np.argsort(first[pairs], kind="stable")]  # list by list, then as they come
+    size = np.bincount(pairs // width, minlength=count)
+    table = np.full(count * width, -1)
+    table[pairs] = np.arange(pairs.size) - (np.cumsum(size) - size)[pairs // width]
+    col = table[np.maximum(flat, 0)].reshape(-1, 4)
+    col = np.where(nets == -1, size[owner][:, None], np.where(nets == -2, -1, col))
+    return col, size, table[np.arange(count) * width + out_net]

@@ -4,17 +4,24 @@ from __future__ import annotations
 
 import json
 import random
+import sys
+from dataclasses import fields, replace
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
 from conftest import EXAMPLES
 
+from cktgen_eda.circuit import Node
 from cktgen_eda.cli import cli
 from cktgen_eda.data.generator import generate
 from cktgen_eda.data.recipes import get_recipe
 from cktgen_eda.netlist import fastac
-from cktgen_eda.netlist.ngspice import verify
+from cktgen_eda.netlist.measure import loop_margin, measure_opamp
+from cktgen_eda.netlist.mna import pencil_from_testbench
+from cktgen_eda.netlist.ngspice import _label, verify
+from cktgen_eda.netlist.stability import analyse, analyse_many
+from cktgen_eda.netlist.testbench import build_testbench
 from cktgen_eda.plugins import simulators
 from cktgen_eda.spec import parse_spec
 
@@ -92,3 +99,83 @@ def test_verify_engine_option_and_registry():
         assert b["ugf_hz"] == pytest.approx(a["ugf_hz"], rel=1e-6)
     bad = runner.invoke(cli, ["verify", *files, "--engine", "nope"])
     assert bad.exit_code == 2 and "unknown engine 'nope'" in bad.output
+
+
+# the fields the sweep and the verdicts decide exactly; poles and settling come from other
+# LAPACK routines in ``analyse`` (QZ) and are compared with a tolerance
+_EXACT = tuple(
+    f.name for f in fields(fastac.Measurement) if f.name not in ("poles", "cl_poles", "settling_s")
+)
+
+
+@pytest.mark.parametrize("recipe", ["ocb101", "ocb301"])
+def test_batched_path_measures_like_the_per_circuit_path(recipe):
+    circuits = _circuits(recipe, 100, 5)
+    spec = parse_spec("gain>=40dB,pm>=30deg")
+    results = fastac.verify(circuits, spec=spec, keep_sweep=True, workers=1)
+    for i, (c, r) in enumerate(zip(circuits, results)):
+        p = pencil_from_testbench(build_testbench(c))
+        st = analyse(p)
+        m = measure_opamp(fastac.OCB_FREQ_HZ, r.h, fastac.NAME).with_file(_label(c, i))
+        m = m._with(pm_loop_deg=loop_margin(r.h, st.sign)).with_stability(st).with_spec(spec)
+        b = r.measurement
+        assert [getattr(b, f) for f in _EXACT] == [getattr(m, f) for f in _EXACT]
+        for got, want, every in (
+            (b.poles, m.poles, st.poles),
+            (b.cl_poles, m.cl_poles, st.cl_poles),
+        ):
+            assert len(got) == len(want)
+            scale = max(map(abs, every), default=0.0)
+            for x in got:  # the same poles, within QZ's agreement with dgeev (ε·max|p|)
+                assert min(abs(x - y) for y in want) <= 1e-6 * abs(x) + 1e-12 * scale
+        assert (b.settling_s is None) == (m.settling_s is None)
+        if b.settling_s is not None:
+            assert b.settling_s == pytest.approx(m.settling_s, rel=0.02)
+        # the batch is the single-circuit computation: the same poles and settling time
+        one = analyse_many([p])[0]
+        assert (b.poles, b.cl_poles) == (tuple(one.dominant()), tuple(one.dominant(closed=True)))
+        assert b.settling_s == one.settling_s
+        # and its sweep the single-circuit sweep, within 1e-9 of direct solves
+        assert np.array_equal(r.h, fastac.sweep([p])[0])
+        exact = p.transfer(2j * np.pi * fastac.OCB_FREQ_HZ)
+        assert np.allclose(r.h, exact, rtol=1e-8, atol=0)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="workers are forked on Linux")
+def test_two_workers_give_the_results_of_one(monkeypatch):
+    circuits = _circuits("ocb101", 120, 7) + _circuits("ocb301", 120, 8)
+    monkeypatch.setattr(fastac, "_CHUNK", 32)  # eight chunks: both processes get some
+    assert fastac._processes(2, len(circuits)) == 2
+    one = fastac.verify(circuits, keep_sweep=True, workers=1)
+    two = fastac.verify(circuits, keep_sweep=True, workers=2)
+    assert [r.measurement for r in two] == [r.measurement for r in one]
+    assert all(np.array_equal(a.h, b.h) for a, b in zip(one, two))
+    lean = fastac.verify(circuits, workers=2)  # without the sweeps: the same measurements
+    assert [r.measurement for r in lean] == [r.measurement for r in one]
+    assert all(r.h is None and r.freq_hz is None for r in lean)
+
+
+def test_unusual_circuits_take_the_per_circuit_path():
+    good = _circuits("ocb101", 6, 3)
+    zero_r = next(c for c in _circuits("ocb101", 400, 4) if any(nd.r is not None for nd in c.nodes))
+    k = next(i for i, nd in enumerate(zero_r.nodes) if nd.r is not None)
+    zero_r = replace(
+        zero_r, nodes=zero_r.nodes[:k] + (replace(zero_r.nodes[k], r=0.0),) + zero_r.nodes[k + 1 :]
+    )
+    broken = replace(good[0], edges=good[0].edges[:-1])  # the output unreachable
+    negative = replace(
+        good[1], nodes=(good[1].nodes[0], replace(good[1].nodes[1], gm=-1e-3)) + good[1].nodes[2:]
+    )
+    odd = replace(good[2], nodes=(Node(0, 0),) + good[2].nodes[1:-1] + (Node(1, True),))
+    items = [good[3], zero_r, broken, negative, odd, good[4]]
+    results = fastac.verify(items, keep_sweep=True, workers=1)
+    for i, (item, r) in enumerate(zip(items, results)):
+        try:
+            p = pencil_from_testbench(build_testbench(item))
+        except Exception as exc:  # noqa: BLE001 - the per-circuit path's own error
+            assert r.error == f"fast engine: {exc}" and not r.measurement.valid
+            continue
+        want = measure_opamp(fastac.OCB_FREQ_HZ, fastac.sweep([p])[0], fastac.NAME)
+        assert r.measurement.gain_db == want.gain_db and r.measurement.file == _label(item, i)
+    assert results[1].error is None  # a 0 Ω resistor: a branch current, via the deck path
+    assert all(results[i].error is not None for i in (2, 3, 4))
