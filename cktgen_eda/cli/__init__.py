@@ -161,7 +161,7 @@ def from_spice(netlist: Path, out: Path | None, force: bool, out_net: str) -> No
     "simulator",
     metavar="NAME",
     help="Simulator: ngspice (default), fast (the exact small-signal engine, for "
-    "screening; agrees with ngspice to 1e-8 on H) or one a plugin registers.",
+    "screening; agrees with ngspice to 1e-7 on H) or one a plugin registers.",
 )
 @click.option(
     "--spec",

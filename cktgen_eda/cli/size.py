@@ -73,13 +73,13 @@ def size_cmd(
     """Tune a circuit's device values so that it meets a spec, keeping its topology.
 
     CIRCUIT is circuit JSON, a `to-spice` deck, an OCB netlist (.scs), a KiCad XML netlist
-    or a plain SPICE deck (R, C, L, G/E sources, one AC source; output node --out). OCB
-    circuits vary every R, C and gm within the benchmark's ranges (R 10 kΩ–10 MΩ, C 1 fF–
-    2.5 pF, |gm| 10 µS–10 mS); plain decks vary every top-level R, C and G value within
-    ÷100…×100 of its value. The result is stable open loop and at unity gain with a small
-    margin inside the box (unless --allow-unstable), and is measured before and after with
-    ngspice (--engine). Exits 1 when no sizing meets the spec; the closest point found is
-    then shown (and written with -o).
+    or a plain SPICE deck (R, C, L, G/E sources, one AC source;
+    output node --out). OCB circuits vary every R, C and gm within the benchmark's ranges
+    (R 10 kΩ–10 MΩ, C 1 fF–2.5 pF, |gm| 10 µS–10 mS); plain decks vary every top-level R,
+    C and G value within ÷100…×100 of its value. The result is stable open loop and at
+    unity gain, a small margin inside the box (unless --allow-unstable), and is measured
+    before and after with ngspice (--engine). Exits 1 when no sizing meets the spec; the
+    closest point found is then shown (and written with -o).
 
     \b
     Examples:
