@@ -97,3 +97,16 @@ def test_evaluate_auto_design_cli(tiny_model, tmp_path):  # noqa: F811
     assert out["summary"]["all"]["targets"] == 3 and (tmp_path / "ad.png").exists()
     for row in out["rows"]:
         assert row["met"] == (row["best_fom"] is not None)
+
+
+@pytest.mark.ngspice
+def test_design_objective_power_ranks_by_total_gm_and_ngspice_confirms(tiny_model):  # noqa: F811
+    model, _ = tiny_model
+    res = design("gain>=0dB", budget=16, batch=8, model=model, seed=1, objective="power", refine=4)
+    assert res.info["objective"] == "power"
+    power = [sum(n.gm for n in d.circuit.nodes if n.gm) for d in res.designs]
+    assert power == sorted(power)
+    for d in res.designs:
+        assert d.measurement.meets_spec and d.measurement.simulator.startswith("ngspice")
+    with pytest.raises(Exception, match="objective"):
+        design("gain>=0dB", budget=8, model=model, objective="speed")

@@ -15,6 +15,7 @@ from cktgen_eda.data.store import write_benchmark
 from cktgen_eda.errors import SpecError
 from cktgen_eda.generation import containment, feasible_classes, generate, nearest_feasible
 from cktgen_eda.model.cktgen import CktGen, preset
+from cktgen_eda.report import generation_table
 from cktgen_eda.spec import parse_spec
 from cktgen_eda.training.checkpoint import save_checkpoint
 
@@ -179,3 +180,19 @@ def test_class_yields_come_from_the_shipped_training_labels():
     assert sum(y.values()) < 0.5 * sum(raw.values())
     unshipped = SimpleNamespace(info={"dataset": {"name": "not-shipped"}})
     assert class_yields(spec, unshipped) is None
+
+
+@pytest.mark.ngspice
+def test_generate_refine_sizes_and_keeps_the_best(tiny_model):
+    model, _ = tiny_model
+    res = generate("gain>=20dB,ugf>=10MHz", n=4, model=model, seed=2, refine=True, verify=True)
+    info = res.info["refine"]
+    assert len(res.candidates) == 4 and info["kept"] == 4
+    assert info["sized"] <= 8 and info["met_after"] >= info["met_before"]
+    sized = [c for c in res.candidates if c.valid]
+    assert all(c.circuit.meta["sized"]["objective"] == "power" for c in sized)
+    # what sizing called a pass, ngspice confirms
+    for c in sized:
+        if c.circuit.meta["sized"]["met"]:
+            assert c.measurement.meets_spec
+    assert "sized topologies met the spec before sizing" in generation_table(res)

@@ -145,7 +145,7 @@ def _refined(pool: list[list], want: np.ndarray, hosts: set | None, progress: bo
         jobs += [(i, c) for _, c in sorted(ranked[i], key=lambda kc: kc[0])[:REFINE_SIZED]]
     out: list = [None] * len(want)
     best: dict[int, tuple] = {}
-    bar = _bar(len(jobs), "refining", progress)
+    bar = _bar(len(jobs), "refining", progress, "ckt")
     for at in range(0, len(jobs), 256):
         part = jobs[at : at + 256]
         results = size(
@@ -286,9 +286,9 @@ def _one_per_position(circuit) -> bool:
     return len(positions) == len(set(positions))
 
 
-def _bar(total: int, desc: str, enabled: bool):
+def _bar(total: int, desc: str, enabled: bool, unit: str = "round"):
     if not enabled:
         return None
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=desc, unit="round", file=sys.stderr, leave=False)
+    return tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, leave=False)
