@@ -29,6 +29,7 @@ from .generation import (
     feasible_classes,
     model_classes,
     nearest_feasible,
+    torch_threads,
 )
 from .spec import Spec, class_region, parse_spec, raw_fom
 
@@ -221,7 +222,9 @@ def design(
     while samples < budget and not (seconds and time.perf_counter() - t0 > seconds):
         arm = bandit.select()
         k = min(batch, budget - samples)
-        circuits = [d.to_circuit() for d in model.generate(torch.tensor([arms[arm]] * k), gen)]
+        with torch_threads(1):
+            decoded = model.generate(torch.tensor([arms[arm]] * k), gen)
+        circuits = [d.to_circuit() for d in decoded]
         samples += k
         results = [r.measurement for r in screen(circuits, spec=spec)]
         pool.extend((c, m, arms[arm], samples) for c, m in zip(circuits, results))

@@ -11,6 +11,7 @@ meets-spec first, then by FoM.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import time
@@ -164,6 +165,28 @@ def _within(iv: Interval, x):
     return ok
 
 
+@contextlib.contextmanager
+def torch_threads(n: int):
+    """Run torch on ``n`` intra-op threads, then restore the count. Decoding a few dozen
+    circuits is a chain of small matrix products: a second thread only adds overhead
+    (0.44 s vs 1.2 s for 16 batches of 16 on 2 busy cores)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _decode_threads(n: int) -> int:
+    """One thread for a small decode batch (see ``torch_threads``), all for a large one."""
+    import torch
+
+    return 1 if n <= 256 else torch.get_num_threads()
+
+
 @functools.lru_cache(maxsize=4)
 def _benchmark(name: str):
     from .data.store import load_benchmark
@@ -311,14 +334,16 @@ def generate(
     g = torch.Generator().manual_seed(seed)
     if spec_class is not None:
         wanted = classes * n
-        decoded = model.generate(torch.tensor(wanted), g, rerank=rerank)
+        with torch_threads(_decode_threads(len(wanted) * rerank)):
+            decoded = model.generate(torch.tensor(wanted), g, rerank=rerank)
     else:
         # Spec mode: rerank keeps the n of n·K decodes whose expected containment in the
         # spec, under the model's guidance heads, is highest.
         # With refine, REFINE_POOL× as many topologies are sized and the n best kept.
         pool = n * (REFINE_POOL if refine else 1)
         wanted = [classes[i % len(classes)] for i in range(pool * rerank)]
-        decoded = model.generate(torch.tensor(wanted), g)
+        with torch_threads(_decode_threads(len(wanted))):
+            decoded = model.generate(torch.tensor(wanted), g)
         if rerank > 1:
             probs = model.guidance_probs(decoded)
             if yields:

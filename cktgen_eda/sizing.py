@@ -409,14 +409,10 @@ def _search(pp, x: np.ndarray, target: Target, objective: str, rng, steps: int =
 # --------------------------------------------------------------------------- gradient path
 def _adam(pps: list, starts: list[np.ndarray], targets: list[Target], objective: str, steps: int):
     """Adam on every start of every pencil at once; per pencil, the best points seen."""
-    import torch
+    from .generation import torch_threads
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # batched small matrices: a second thread only adds overhead
-    try:
+    with torch_threads(1):  # batched small matrices: a second thread only adds overhead
         return _adam_run(pps, starts, targets, objective, steps)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _adam_run(pps, starts, targets, objective: str, steps: int):
