@@ -168,7 +168,7 @@ def design_table(result) -> str:
     info = result.info or {}
     how = "stable both ways; " if result.spec.require_stable else ""
     how += "exact engine, designs shown confirmed by ngspice" if info else "ngspice"
-    refined = f", {info['refined']} of them sized into it" if info.get("refined") else ""
+    refined = f", {info['refined']} more sized into it" if info.get("refined") else ""
     tail = (
         f"{result.samples} samples over {used} of {len(result.arms)} arms ({result.strategy}), "
         f"{result.feasible} met {result.spec}{refined} ({how}); best by "
