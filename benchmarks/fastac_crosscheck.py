@@ -1,9 +1,11 @@
 """The exact engine (``netlist/fastac.py``) against ngspice on many random circuits.
 
-For each recipe: the worst relative difference of H over every sweep point, and of gain,
-UGF and PM; identical valid/invalid and stability verdicts; and each engine's speed.
+For each recipe, and for random plain behavioural decks (gm stages into R ∥ C nodes, E
+buffers, series R–L, Miller and feedback elements, one AC source): the worst relative
+difference of H over every sweep point (which bounds magnitude and phase errors), and of
+gain, UGF and PM; identical valid/invalid and stability verdicts; and each engine's speed.
 
-    python benchmarks/fastac_crosscheck.py [--n 10000] [--json FILE]
+    python benchmarks/fastac_crosscheck.py [--n 10000] [--decks 2000] [--json FILE]
 """
 
 from __future__ import annotations
@@ -18,11 +20,44 @@ import numpy as np
 from cktgen_eda.data.generator import generate
 from cktgen_eda.data.recipes import get_recipe
 from cktgen_eda.netlist import fastac
-from cktgen_eda.netlist.ngspice import verify
+from cktgen_eda.netlist.deck import prepare_deck
+from cktgen_eda.netlist.ngspice import SimJob, verify
+
+
+def random_deck(rng: random.Random, k: int) -> SimJob:
+    """A random plain deck: 1–3 gm stages, each into R ∥ C, with E buffers, series R–L,
+    Miller capacitors and feedback resistors sprinkled in; output net ``out``."""
+    lines = [f"* random behavioural amplifier {k}", "V1 in 0 DC 0 AC 1"]
+    stages = rng.randint(1, 3)
+    prev = "in"
+    for i in range(stages):
+        node = "out" if i == stages - 1 else f"n{i}"
+        gm = rng.choice((-1, 1)) * 10 ** rng.uniform(-5, -2)
+        lines.append(f"G{i} {node} 0 {prev} 0 {gm:.4g}")
+        lines.append(f"R{i} {node} 0 {10 ** rng.uniform(4, 7):.4g}")
+        lines.append(f"C{i} {node} 0 {10 ** rng.uniform(-14, -11):.4g}")
+        if rng.random() < 0.4:
+            lines.append(f"CM{i} {prev} {node} {10 ** rng.uniform(-15, -12):.4g}")
+        if rng.random() < 0.3:
+            lines.append(f"RF{i} {node} {prev} {10 ** rng.uniform(5, 8):.4g}")
+        if rng.random() < 0.3 and node != "out":
+            lines.append(f"E{i} b{i} 0 {node} 0 {rng.uniform(0.5, 2):.4g}")
+            lines.append(f"RS{i} b{i} l{i} {10 ** rng.uniform(1, 3):.4g}")
+            lines.append(f"L{i} l{i} m{i} {10 ** rng.uniform(-9, -6):.4g}")
+            lines.append(f"RM{i} m{i} 0 {10 ** rng.uniform(3, 5):.4g}")
+            node = f"m{i}"
+        prev = node
+    deck = prepare_deck("\n".join(lines + [".end"]) + "\n", "out", f"deck{k}")
+    return SimJob(deck.text, deck.in_node, deck.out_node, label=f"deck{k}")
 
 
 def compare(recipe: str, n: int, seed: int, chunk: int = 2000) -> dict:
-    circuits = [c for _, c in generate(random.Random(seed), n, 1, get_recipe(recipe).settings)]
+    if recipe == "plain decks":
+        rng = random.Random(seed)
+        circuits = [random_deck(rng, k) for k in range(n)]
+    else:
+        settings = get_recipe(recipe).settings
+        circuits = [c for _, c in generate(random.Random(seed), n, 1, settings)]
     worst = {"h": 0.0, "gain_db": 0.0, "ugf_rel": 0.0, "pm_deg": 0.0}
     verdicts = {"valid": 0, "stable": 0, "cl_stable": 0}
     t_ng = t_fa = 0.0
@@ -60,10 +95,13 @@ def compare(recipe: str, n: int, seed: int, chunk: int = 2000) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=10000, help="circuits per recipe")
+    ap.add_argument("--decks", type=int, default=2000, help="random plain decks")
     ap.add_argument("--seed", type=int, default=2027)
     ap.add_argument("--json")
     args = ap.parse_args()
     out = [compare(r, args.n, args.seed + k) for k, r in enumerate(("ocb101", "ocb301"))]
+    if args.decks:
+        out.append(compare("plain decks", args.decks, args.seed + 2))
     for r in out:
         print(json.dumps(r))
     if args.json:
