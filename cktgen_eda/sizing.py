@@ -44,6 +44,7 @@ _OBJ_WEIGHT = {"power": 1.0, "margin": 0.3, "fom": 0.1}
 _CROSSINGS = 3  # 0 dB crossings followed per start (the loop PM is the smallest)
 _REGRID = 5  # steps between full sweeps
 _CHUNK = 256  # items per gradient batch (memory: ~40 kB per start)
+_PATIENCE, _SETTLED = 3, 1e-3  # stop when no best objective moved 1e-3 in 3 regrids
 _LR = 0.1  # Adam step in decades, cosine-decayed to a tenth over the run
 
 
@@ -429,11 +430,14 @@ def _adam_run(pps, starts, targets, objective: str, steps: int):
     best_viol = torch.full((batch.rows,), math.inf, dtype=torch.float64)
     best_theta = theta.detach().clone()
     brackets = None
+    problem = torch.tensor([k for k in range(len(pps)) for _ in batch.rows_of(k)])
+    history: list[torch.Tensor] = []
     for step in range(steps):
-        with torch.no_grad():
-            g, c = batch.matrices(theta)
-            if step % _REGRID == 0 or brackets is None:
-                brackets = _brackets(g, c, batch, OCB_FREQ_HZ)
+        if step % _REGRID == 0:
+            with torch.no_grad():
+                brackets = _brackets(*batch.matrices(theta), batch, OCB_FREQ_HZ)
+            if _settled(best_obj, problem, len(pps), history):
+                break
         g, c = batch.matrices(theta)
         viol, obj = _terms(g, c, theta, batch, brackets, freq, objective)
         loss = (_PENALTY * viol + _OBJ_WEIGHT[objective] * obj).sum()
@@ -463,6 +467,20 @@ def _adam_run(pps, starts, targets, objective: str, steps: int):
         j = len(pp.variables)
         out.append([bt[r, :j] for r in rows] + [final[r, :j] for r in rows])
     return out
+
+
+def _settled(best_obj, problem, n: int, history: list) -> bool:
+    """True once every circuit has a start inside the target and none of their best
+    objectives improved by more than ``_SETTLED`` over the last ``_PATIENCE`` regrids."""
+    import torch
+
+    best = torch.full((n,), math.inf, dtype=torch.float64).scatter_reduce(
+        0, problem, best_obj, "amin"
+    )
+    history.append(best)
+    if len(history) <= _PATIENCE or not torch.isfinite(best).all():
+        return False
+    return bool((history[-1 - _PATIENCE] - best).max() < _SETTLED)
 
 
 class _Adam:
