@@ -33,7 +33,7 @@ from ..data.dataset import collate, joint_key
 from ..model.generator import circuits_of
 from . import metrics
 
-REFINE_POOL = 8  # cond-gen --refine: decodes per request …
+REFINE_POOL = 16  # cond-gen --refine: decodes per request …
 REFINE_SIZED = 2  # … of which the closest are sized, the best kept
 
 
@@ -260,6 +260,13 @@ def _verified(circuits, want: np.ndarray, workers: int | None, hosts=None) -> di
     hit = (got == want).all(1)
     stable, cl_stable, works = verdicts.T
     extra = {}
+    # classes whose region lies at PM > 0° (benchmark PM classes 0–1) and reaches above 0 dB
+    positive = (want[:, 2] <= 1) & (want[:, 0] >= 1)
+    if positive.any():
+        extra["pm_positive_share"] = float(positive.mean())
+        extra["verified_pm_positive_stable_spec_acc"] = float(
+            (hit & stable & cl_stable)[positive].mean()
+        )
     if hosts is not None:
         in_host = np.array([tuple(int(x) for x in w) in hosts for w in want])
         if in_host.any():
