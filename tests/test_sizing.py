@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from conftest import EXAMPLES
 
 from cktgen_eda import sizing
+from cktgen_eda.sizing import gradient
 from cktgen_eda.circuit import load_circuit
 from cktgen_eda.cli import cli
 from cktgen_eda.data.generator import generate
@@ -104,23 +105,23 @@ def test_differentiable_metrics_equal_the_measurement_and_its_gradient():
     pps = [parametric.from_circuit(c) for c in circuits]
     target = sizing.Target.for_spec(parse_spec("ugf>=1Hz"))
     starts = [np.log10([[v.value for v in pp.variables]]) for pp in pps]
-    batch = sizing._Batch(pps, starts, [target] * len(pps))
-    theta = torch.tensor(np.concatenate(sizing.starts_padded(starts, batch.j)))
+    batch = gradient._Batch(pps, starts, [target] * len(pps))
+    theta = torch.tensor(np.concatenate(gradient.starts_padded(starts, batch.j)))
     g, c = batch.matrices(theta)
-    brackets = sizing._brackets(g, c, batch, fastac.OCB_FREQ_HZ)
+    brackets = gradient._brackets(g, c, batch, fastac.OCB_FREQ_HZ)
     freq = torch.tensor(fastac.OCB_FREQ_HZ)
     captured = {}
-    real_objective = sizing._objective
+    real_objective = gradient._objective
 
     def spy(objective, theta, batch, gain, ugf, pm, pm_bench, first):
         captured.update(gain=gain, ugf=ugf, pm=pm, first=first)
         return real_objective(objective, theta, batch, gain, ugf, pm, pm_bench, first)
 
-    sizing._objective = spy
+    gradient._objective = spy
     try:
-        sizing._terms(g, c, theta, batch, brackets, freq, "margin")
+        gradient._terms(g, c, theta, batch, brackets, freq, "margin")
     finally:
-        sizing._objective = real_objective
+        gradient._objective = real_objective
     checked = 0
     for k, pp in enumerate(pps):
         p = pp.pencil(np.array([v.value for v in pp.variables]))
@@ -137,11 +138,11 @@ def test_differentiable_metrics_equal_the_measurement_and_its_gradient():
     # gradient of the summed gain against central differences
     th = theta.clone().requires_grad_(True)
     gg, cc = batch.matrices(th)
-    sizing._objective = spy
+    gradient._objective = spy
     try:
-        sizing._terms(gg, cc, th, batch, brackets, freq, "margin")
+        gradient._terms(gg, cc, th, batch, brackets, freq, "margin")
     finally:
-        sizing._objective = real_objective
+        gradient._objective = real_objective
     captured["gain"].sum().backward()
     eps = 1e-6
     for j in range(3):
@@ -150,11 +151,11 @@ def test_differentiable_metrics_equal_the_measurement_and_its_gradient():
         vals = []
         for sgn in (1, -1):
             g2, c2 = batch.matrices(theta + sgn * d)
-            sizing._objective = spy
+            gradient._objective = spy
             try:
-                sizing._terms(g2, c2, theta + sgn * d, batch, brackets, freq, "margin")
+                gradient._terms(g2, c2, theta + sgn * d, batch, brackets, freq, "margin")
             finally:
-                sizing._objective = real_objective
+                gradient._objective = real_objective
             vals.append(captured["gain"].detach())
         fd = (vals[0] - vals[1]) / (2 * eps)
         assert torch.allclose(th.grad[:, j], fd, rtol=1e-4, atol=1e-4)
