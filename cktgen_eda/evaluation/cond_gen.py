@@ -34,7 +34,7 @@ from ..model.generator import circuits_of
 from . import metrics
 
 REFINE_POOL = 16  # cond-gen --refine: decodes per request …
-REFINE_SIZED = 2  # … of which the closest are sized, the best kept
+REFINE_SIZED = 3  # … of which the closest are sized, the best kept
 
 
 def clusters(test_ds) -> tuple[np.ndarray, list[np.ndarray]]:
