@@ -334,9 +334,9 @@ def sizing_rows() -> list[str]:
         b = json.loads(q.read_text()) if q.exists() else {}
         out += [
             "cond-gen on ocb101 (120 rounds × every test class, shipped model, ngspice judge). "
-            "`--refine` decodes 8 circuits per request, sizes the 2 the exact engine finds "
+            "`--refine` decodes 16 circuits per request, sizes the 3 the exact engine finds "
             "closest into the class (`margin` objective; a working amplifier where the "
-            "training labels hold one in the class) and keeps the better:",
+            "training labels hold one in the class) and keeps the best:",
             "",
             "| row | verified Spec-Acc % (class, stability not required) | in class and stable "
             "both ways, classes that can hold a working amplifier % | working % | stable open "

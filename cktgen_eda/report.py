@@ -134,11 +134,22 @@ def generation_table(result) -> str:
     if verified:
         meets = sum(bool(c.meets) for c in result.candidates)
         works = sum(c.measurement is not None and c.measurement.works for c in result.candidates)
-        lines[-1] += f", {works} stable amplifiers, {meets} meet the spec (ngspice)"
+        if result.spec is None:  # class mode: in the requested class, by ngspice
+            meets = sum(
+                c.measurement is not None and c.measurement.spec_class == tuple(c.spec_class)
+                for c in result.candidates
+            )
+            lines[-1] += f", {works} stable amplifiers, {meets} in their class (ngspice)"
+        else:
+            lines[-1] += f", {works} stable amplifiers, {meets} meet the spec (ngspice)"
     lines[-1] += f" ({result.seconds:.1f} s)"
     refine = result.info.get("refine")
     if refine:
-        what = "the spec" if result.spec is not None else "their class"
+        what = (
+            "the spec"
+            if result.spec is not None
+            else "their class target (stable where the class holds a working amplifier)"
+        )
         lines.append(
             f"refine ({refine['objective']}): {refine['met_before']} of {refine['sized']} "
             f"sized topologies met {what} before sizing, {refine['met_after']} after (exact "
