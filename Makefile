@@ -1,4 +1,4 @@
-# cktgen-eda: `make demo` runs the main job (generate + ngspice-verify with the shipped
+# cktgen-eda: `make demo` runs the main job (generate + size + ngspice-verify with the shipped
 # model), `make test` runs the test suite.
 # Both call `make setup` first; it is idempotent and safe to re-run.
 PYTHON ?= python3
@@ -30,7 +30,7 @@ $(STAMP): setup.cfg pyproject.toml
 	touch $(STAMP)
 
 demo: setup
-	$(BIN)/cktgen-eda generate --spec "gain>=80dB,ugf>=1GHz,pm>=45deg" -n 8 --rerank 4 --verify
+	$(BIN)/cktgen-eda generate --spec "gain>=80dB,ugf>=1GHz,pm>=45deg" -n 8 --rerank 4 --refine --verify
 
 test: setup
 	$(BIN)/python -m pytest -q
