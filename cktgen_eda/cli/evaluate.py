@@ -100,7 +100,8 @@ def evaluate(
       the shares of circuits stable open loop, stable at unity gain and working (both,
       gain > 0 dB), verified Spec-Acc over working amplifiers only, and over the classes
       where the training labels hold a working amplifier, the share in class and stable
-      both ways. --refine sizes each decode into its class first (about 20 ms a circuit).
+      both ways. --refine sizes decodes into their class first (16 decodes, 3 sized per
+      request: ≈ 50 ms a request, 20–25 min for 120 rounds; docs/sizing.md).
       120 rounds on ocb101 take 1.5–2 min (CktGen) to 4 min (LDT) on 2 cores.
     recon (§3.4): reconstruction accuracy of the test circuits.
     uncond (§3.4): --samples prior latents × 10 decodes: validity and novelty.
