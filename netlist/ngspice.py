@@ -43,8 +43,10 @@ from __future__ import annotations
 import logging
 import os
 import re
+import shutil
 import signal
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -459,11 +461,28 @@ class _Engine:
         return None
 
 
+def _private_home() -> str:
+    """Move this worker into a fresh, empty, private folder and make it HOME too.
+
+    libngspice runs ``.spiceinit`` from the working directory (else from HOME) when it
+    starts, ``shell`` commands included: a file dropped in the user's folder must never
+    run. The caller removes the folder once libngspice has started (it reads it only then).
+    """
+    home = tempfile.mkdtemp(prefix="cktgen-ngspice-")
+    os.chdir(home)
+    os.environ["HOME"] = home
+    return home
+
+
 def _worker_main(conn: Connection) -> None:
     """Worker process: load libngspice, then run chunks of jobs (protocol in ``workers``)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     try:
-        engine = _Engine()
+        home = _private_home()
+        try:
+            engine = _Engine()
+        finally:
+            shutil.rmtree(home, ignore_errors=True)
     except Exception as exc:  # noqa: BLE001 - libngspice missing or broken: batch fails
         conn.send(("failed", f"cannot load libngspice through PySpice: {exc}"))
         return
