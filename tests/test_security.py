@@ -34,3 +34,42 @@ def test_spiceinit_in_the_users_folders_never_runs(tmp_path, where):
     assert done.returncode == 0, done.stderr
     assert not marker.exists()
     assert "ran-spiceinit" not in done.stdout + done.stderr
+
+
+class _Payload:
+    """Unpickling this calls os.system: the classic pickle attack."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def _csv(path, rows: int) -> None:
+    lines = [",valid,gain,pm,bw,fom"] + [f"{i},1,1.5,1.5,0.5,3.5" for i in range(rows)]
+    path.write_text("\n".join(lines) + "\n")
+
+
+@pytest.mark.parametrize("payload", ["system", "system-in-list", "empty"])
+def test_import_ocb_never_runs_code_from_a_pickle(tmp_path, payload):
+    import pickle
+
+    from click.testing import CliRunner
+
+    from cktgen_eda.cli import cli
+
+    pytest.importorskip("igraph")
+    marker = tmp_path / "marker"
+    obj = {"system": _Payload(marker), "system-in-list": [_Payload(marker)], "empty": []}[payload]
+    pkl = tmp_path / "evil.pkl"
+    pkl.write_bytes(pickle.dumps(obj))
+    _csv(tmp_path / "perform.csv", 0 if payload == "empty" else 1)
+    out = tmp_path / "out.npz"
+    res = CliRunner().invoke(
+        cli, ["dataset", "import-ocb", str(pkl), str(tmp_path / "perform.csv"), "--out", str(out)]
+    )
+    assert res.exit_code == 1
+    assert not marker.exists() and not out.exists()
+    assert "Traceback" not in res.output
+    assert ("no circuits" if payload == "empty" else "refused") in res.output

@@ -186,8 +186,9 @@ def dataset_import_ocb(pkl: Path, csv_file: Path, out: Path, name: str | None, f
 
     Reads ckt_bench_101(_igraph).pkl or ckt_bench_301(_igraph).pkl with the matching
     perform101.csv / perform301.csv (rows aligned by position). Needs the optional igraph
-    extra: pip install 'cktgen-eda[ocb]'. Pickles can run code when loaded: import only
-    files you trust.
+    extra: pip install 'cktgen-eda[ocb]'. The pickle is read by a restricted unpickler that
+    builds igraph graphs, numpy values and plain containers only: a pickle that asks for
+    anything else is refused before any object is built.
 
     \b
     Example:

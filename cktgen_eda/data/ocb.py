@@ -53,7 +53,9 @@ def _one_line(exc: BaseException) -> str:
 def read_ocb(pkl_path: str | Path, csv_path: str | Path, name: str | None = None) -> Benchmark:
     """Load an OCB pickle and its performance CSV as a ``Benchmark``.
 
-    Only trusted pickles: unpickling can run arbitrary code. The pickle is either a
+    The pickle is read by a restricted unpickler that builds igraph graphs, numpy values and
+    plain containers only; a pickle naming anything else is refused before any object is
+    built, and an empty one is an error. The pickle is either a
     ``(train, test)`` tuple of lists (101 layout; the split is kept) or one flat list (301
     layout; the first 80 % are train, i.e. 40,000 of 50,000 as in CktGen). Each item is a
     ``(g_subg, g_dev)`` pair of igraph graphs (a bare ``g_subg`` is accepted); only ``g_subg``
@@ -146,11 +148,46 @@ def _csv_number(text: str) -> float:
     return {"True": 1.0, "False": 0.0}[text] if text in ("True", "False") else float(text)
 
 
+# What real OCB pickles reference: igraph graphs, and numpy scalars/arrays as attributes.
+# Nothing else is ever built: a pickle naming any other callable is refused unread.
+_PICKLE_GLOBALS = frozenset(
+    {
+        ("igraph", "Graph"),
+        ("numpy", "dtype"),
+        ("numpy", "ndarray"),
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy.core.multiarray", "scalar"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "scalar"),
+        ("_codecs", "encode"),
+    }
+)
+
+
+class _OcbUnpickler(pickle.Unpickler):
+    """An unpickler that builds only what OCB pickles contain (``_PICKLE_GLOBALS``)."""
+
+    def find_class(self, module: str, name: str):
+        if (module, name) not in _PICKLE_GLOBALS:
+            raise _Refused(f"{module}.{name}")
+        return super().find_class(module, name)
+
+
+class _Refused(Exception):
+    """A pickle asked for a global outside ``_PICKLE_GLOBALS``."""
+
+
 def _load_items(path: Path, ig) -> tuple[list, int, str]:
-    """Unpickle; return (items in row order, n_train, layout)."""
+    """Unpickle (restricted, see ``_OcbUnpickler``); return (items in row order, n_train,
+    layout)."""
     try:
         with open(path, "rb") as fh:
-            obj = pickle.load(fh)
+            obj = _OcbUnpickler(fh).load()
+    except _Refused as exc:
+        raise CktGenError(
+            f"{path}: refused: the pickle asks for {exc}, which OCB pickles never contain "
+            "(they hold igraph graphs in plain tuples and lists); nothing was run"
+        ) from None
     except FileNotFoundError:
         raise CktGenError(f"{path}: no such file") from None
     except OSError as exc:
@@ -171,8 +208,12 @@ def _load_items(path: Path, ig) -> tuple[list, int, str]:
             f"found {type(obj).__name__}"
         )
     if len(obj) == 2 and all(isinstance(p, (tuple, list)) and not is_item(p) for p in obj):
-        return list(obj[0]) + list(obj[1]), len(obj[0]), "tuple"
-    return list(obj), len(obj) * TRAIN_SHARE[0] // TRAIN_SHARE[1], "flat"
+        items, n_train, layout = list(obj[0]) + list(obj[1]), len(obj[0]), "tuple"
+    else:
+        items, n_train, layout = list(obj), len(obj) * TRAIN_SHARE[0] // TRAIN_SHARE[1], "flat"
+    if not items:
+        raise CktGenError(f"{path}: the pickle holds no circuits")
+    return items, n_train, layout
 
 
 def _as_int(x: Any) -> int | None:
