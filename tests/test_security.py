@@ -73,3 +73,57 @@ def test_import_ocb_never_runs_code_from_a_pickle(tmp_path, payload):
     assert not marker.exists() and not out.exists()
     assert "Traceback" not in res.output
     assert ("no circuits" if payload == "empty" else "refused") in res.output
+
+
+@pytest.mark.parametrize("kind", ["fifo", "directory", "symlink"])
+def test_force_never_replaces_anything_but_a_regular_file(tmp_path, kind):
+    from click.testing import CliRunner
+
+    from cktgen_eda.cli import cli
+
+    target = tmp_path / "out.cir"
+    if kind == "fifo":
+        os.mkfifo(target)
+    elif kind == "directory":
+        target.mkdir()
+    else:
+        (tmp_path / "real.cir").write_text("keep me\n")
+        target.symlink_to(tmp_path / "real.cir")
+    before = os.lstat(target).st_mode
+    res = CliRunner().invoke(
+        cli, ["to-spice", str(EXAMPLES / "two_stage_miller.json"), "-o", str(target), "--force"]
+    )
+    if kind == "directory":  # click refuses a directory for -o before the command runs
+        assert res.exit_code == 2 and "directory" in res.output
+    else:
+        assert res.exit_code == 1 and "not a regular file" in res.output
+    assert "Traceback" not in res.output
+    assert os.lstat(target).st_mode == before  # still the FIFO, directory or link
+    if kind == "symlink":
+        assert (tmp_path / "real.cir").read_text() == "keep me\n"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.cir.")]
+
+
+def test_exactly_one_of_many_racing_writers_creates_a_new_file(tmp_path):
+    import threading
+
+    from cktgen_eda.errors import CktGenError
+    from cktgen_eda.fileio import atomic_write
+
+    target, wins, losses = tmp_path / "race.txt", [], []
+
+    def write(k: int) -> None:
+        try:
+            atomic_write(target, f"writer {k}\n", force=False)
+            wins.append(k)
+        except CktGenError:
+            losses.append(k)
+
+    threads = [threading.Thread(target=write, args=(k,)) for k in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(wins) == 1 and len(losses) == 11
+    assert target.read_text() == f"writer {wins[0]}\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["race.txt"]
