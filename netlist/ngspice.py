@@ -41,12 +41,14 @@ ngspice 39 / PySpice 1.5 behaviour relied on (observed with Debian's libngspice0
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 import re
 import shutil
 import signal
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -474,9 +476,30 @@ def _private_home() -> str:
     return home
 
 
+def _die_with_parent() -> None:
+    """End this worker as soon as the main process is gone (SIGTERM from ``timeout``,
+    SIGHUP, a crash), even in the middle of an ngspice run.
+
+    The worker's OS parent is the forkserver, which outlives the main process while its
+    children run, so the kernel's parent-death signal would not fire. A thread waits on
+    the main process's sentinel instead; libngspice runs without the GIL, so the thread
+    wakes at once.
+    """
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        parent.join()
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    threading.Thread(target=watch, name="cktgen-parent-watch", daemon=True).start()
+
+
 def _worker_main(conn: Connection) -> None:
     """Worker process: load libngspice, then run chunks of jobs (protocol in ``workers``)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    _die_with_parent()
     try:
         home = _private_home()
         try:

@@ -127,3 +127,74 @@ def test_exactly_one_of_many_racing_writers_creates_a_new_file(tmp_path):
     assert len(wins) == 1 and len(losses) == 11
     assert target.read_text() == f"writer {wins[0]}\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["race.txt"]
+
+
+_VERIFY_SLOW = """
+import sys
+from cktgen_eda.netlist import workers
+start = workers.Worker.__init__
+def init(self, *a, **k):
+    start(self, *a, **k)
+    print("PID", self.proc.pid, flush=True)
+workers.Worker.__init__ = init
+from cktgen_eda.netlist.ngspice import verify
+verify([sys.argv[1]] * 4, workers=2, timeout_s=120)
+"""
+
+
+def _slow_deck(path) -> None:
+    """An RC ladder ngspice needs ~5 s for; ``.param`` keeps the parent's exact analysis
+    (which would be a 40,000² eigenproblem) out of it."""
+    lines = ["* slow ladder", ".param rv=1k", "V1 in 0 AC 1", "G1 n0 0 in 0 1m"]
+    prev = "n0"
+    for i in range(20000):
+        lines += [f"R{i} {prev} m{i} {{rv}}", f"C{i} m{i} 0 1p"]
+        prev = f"m{i}"
+    lines += [f"RO {prev} out 1k", "CO out 0 1p", ".end"]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            return "\nState:\tZ" not in fh.read()
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.ngspice
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGHUP"])
+def test_workers_die_with_their_parent_mid_simulation(tmp_path, sig):
+    import signal
+    import time
+
+    deck = tmp_path / "slow.cir"
+    _slow_deck(deck)
+    env = dict(os.environ, CKTGEN_EDA_LOAD_PLUGINS="0")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _VERIFY_SLOW, str(deck)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    pids = []
+    try:
+        while len(pids) < 2:
+            line = proc.stdout.readline()
+            assert line, "verify ended before starting two workers"
+            if line.startswith("PID"):
+                pids.append(int(line.split()[1]))
+        time.sleep(1.5)  # both workers are inside a ~5 s ngspice run now
+        assert all(_alive(p) for p in pids)
+        proc.send_signal(getattr(signal, sig))
+        proc.wait(timeout=30)
+        deadline = time.monotonic() + 2.0  # well before their runs would end
+        while any(_alive(p) for p in pids) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not any(_alive(p) for p in pids)
+    finally:
+        proc.kill()
+        for p in pids:
+            if _alive(p):
+                os.kill(p, signal.SIGKILL)

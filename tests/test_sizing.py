@@ -12,7 +12,6 @@ from click.testing import CliRunner
 from conftest import EXAMPLES
 
 from cktgen_eda import sizing
-from cktgen_eda.sizing import gradient
 from cktgen_eda.circuit import load_circuit
 from cktgen_eda.cli import cli
 from cktgen_eda.data.generator import generate
@@ -24,6 +23,7 @@ from cktgen_eda.netlist.mna import pencil_from_deck, pencil_from_testbench
 from cktgen_eda.netlist.ngspice import verify
 from cktgen_eda.netlist.stability import analyse
 from cktgen_eda.netlist.testbench import build_testbench
+from cktgen_eda.sizing import gradient
 from cktgen_eda.spec import parse_spec
 
 DECK = """amp with a comment
