@@ -38,18 +38,27 @@ _dists: dict[str, tuple[str, str]] = {}  # entry-point name -> (distribution, ve
 
 
 def load_plugins() -> None:
-    """Load entry-point plugins (unless ``CKTGEN_EDA_LOAD_PLUGINS=0``), then the built-ins."""
+    """Load entry-point plugins (unless ``third_party_enabled()`` says no), then the built-ins."""
     global _loaded
     if _loaded:
         return
     _loaded = True
-    if os.environ.get("CKTGEN_EDA_LOAD_PLUGINS", "1") != "0":
+    if third_party_enabled():
         for ep in importlib.metadata.entry_points(group=GROUP):
             if ep.dist is not None:
                 _dists[ep.name] = (ep.dist.name, ep.dist.version)
             _load(ep.name, pm.load_setuptools_entrypoints, GROUP, ep.name)
     for name in DEFAULT_PLUGINS:
         _load(name, lambda n: pm.register(importlib.import_module(n), name=n), name)
+
+
+_OFF = {"0", "false", "no", "off"}
+
+
+def third_party_enabled() -> bool:
+    """False when ``CKTGEN_EDA_LOAD_PLUGINS`` is 0, false, no or off (any case, spaces
+    ignored): then only the built-in plugins load."""
+    return os.environ.get("CKTGEN_EDA_LOAD_PLUGINS", "1").strip().lower() not in _OFF
 
 
 def _load(name: str, load: Callable[..., Any], *args: Any) -> None:

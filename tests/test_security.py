@@ -198,3 +198,13 @@ def test_workers_die_with_their_parent_mid_simulation(tmp_path, sig):
         for p in pids:
             if _alive(p):
                 os.kill(p, signal.SIGKILL)
+
+
+@pytest.mark.parametrize("value", ["0", "false", "No", " off ", "FALSE"])
+def test_plugin_switch_understands_the_usual_words_for_off(monkeypatch, value):
+    from cktgen_eda.plugins import third_party_enabled
+
+    monkeypatch.setenv("CKTGEN_EDA_LOAD_PLUGINS", value)
+    assert not third_party_enabled()
+    monkeypatch.setenv("CKTGEN_EDA_LOAD_PLUGINS", "1")
+    assert third_party_enabled()
