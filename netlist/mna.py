@@ -26,6 +26,7 @@ from ..errors import NetlistError
 from .units import parse_spice_number
 
 GROUND = frozenset({"0", "gnd"})
+MAX_UNKNOWNS = 2000  # dense pencils only: 2,000 unknowns = 32 MB a matrix, ~10 s of QZ
 _number = lru_cache(maxsize=1 << 16)(parse_spice_number)  # OCB grid values repeat
 _STAMP_SIGN = np.array([1.0, -1.0, -1.0, 1.0])  # pencils_many: a two-terminal stamp's signs
 
@@ -99,6 +100,11 @@ def pencil_from_elements(elements: list[_Element], in_node: str, out_node: str) 
     if out_node not in nets:
         raise NetlistError(f"output net {out_node!r} is not an unknown of the deck")
     n = len(nets) + len(branches)
+    if n > MAX_UNKNOWNS:
+        raise NetlistError(
+            f"{n} unknowns is more than the exact analysis takes ({MAX_UNKNOWNS}: its dense "
+            "matrices grow as n², its eigenvalues as n³)"
+        )
     col = dict(nets)
     col[in_node] = n  # an extra column collects the input net's coefficients
     g = [[0.0] * (n + 1) for _ in range(n + 1)]  # row n (the input net's KCL) is dropped

@@ -208,3 +208,20 @@ def test_plugin_switch_understands_the_usual_words_for_off(monkeypatch, value):
     assert not third_party_enabled()
     monkeypatch.setenv("CKTGEN_EDA_LOAD_PLUGINS", "1")
     assert third_party_enabled()
+
+
+def test_a_huge_deck_is_refused_by_the_exact_analysis_before_it_allocates():
+    """A 20,000-section ladder would need 13 GB dense matrices in the parent."""
+    import time
+
+    from cktgen_eda.errors import NetlistError
+    from cktgen_eda.netlist.mna import MAX_UNKNOWNS, pencil_from_deck
+
+    lines = ["* ladder", "V1 in 0 AC 1", "G1 n0 0 in 0 1m"]
+    for i in range(20000):
+        lines += [f"R{i} {'n0' if i == 0 else f'm{i - 1}'} m{i} 1k", f"C{i} m{i} 0 1p"]
+    lines += ["RO m19999 out 1k", ".end"]
+    t = time.perf_counter()
+    with pytest.raises(NetlistError, match=f"takes \\({MAX_UNKNOWNS}"):
+        pencil_from_deck("\n".join(lines))
+    assert time.perf_counter() - t < 5
