@@ -60,19 +60,14 @@ def total_gm(pp, x: np.ndarray) -> float:
 
 
 def measure(pencils: list, target: Target | list[Target]) -> list:
-    """Exact measurements (fast engine) of pencils, checked against the target's spec
-    (one target for all, or one per pencil)."""
-    from ..netlist.fastac import NAME, OCB_FREQ_HZ, sweep
-    from ..netlist.measure import loop_margin, measure_opamp
-    from ..netlist.stability import analyse_many
+    """Exact measurements (the fast engine's batch path) of pencils, checked against the
+    target's spec (one target for all, or one per pencil)."""
+    from ..netlist.fastac import verify
+    from ..netlist.ngspice import SimJob
 
     targets = target if isinstance(target, list) else [target] * len(pencils)
-    out = []
-    for h, st, t in zip(sweep(pencils), analyse_many(pencils, settling=False), targets):
-        m = measure_opamp(OCB_FREQ_HZ, h, NAME)
-        m = m._with(pm_loop_deg=loop_margin(h, st.sign)).with_stability(st)
-        out.append(m.with_spec(t.spec))
-    return out
+    results = verify([SimJob("", pencil=p) for p in pencils], workers=1)
+    return [r.measurement.with_spec(t.spec) for r, t in zip(results, targets)]
 
 
 def objective_value(objective: str, target: Target, pp, x: np.ndarray, m) -> float:
