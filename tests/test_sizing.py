@@ -271,3 +271,12 @@ def test_size_command_on_circuit_json_and_plain_deck(tmp_path):
     bad.write_text("x")
     res = runner.invoke(cli, ["size", str(bad), "--spec", "gain>=30dB"])
     assert res.exit_code == 1 and res.output.count("\n") == 1 and "unknown file type" in res.output
+
+
+def test_cli_objective_choices_are_the_librarys():
+    from cktgen_eda.cli import OBJECTIVE_CHOICES
+
+    assert OBJECTIVE_CHOICES == sizing.OBJECTIVES
+    for name in ("size", "generate", "design"):
+        [opt] = [p for p in cli.commands[name].params if p.name == "objective"]
+        assert tuple(opt.type.choices) == sizing.OBJECTIVES

@@ -75,6 +75,22 @@ _allow_unstable_option = click.option(
 )
 
 
+# sizing.OBJECTIVES, spelled out so that --help does not import numpy and torch
+OBJECTIVE_CHOICES = ("power", "margin", "fom")
+
+
+def _objective_option(default: str, what: str):
+    """``--objective`` of size, generate and design; ``what`` opens the help text."""
+    return click.option(
+        "--objective",
+        type=click.Choice(OBJECTIVE_CHOICES),
+        default=default,
+        show_default=True,
+        help=f"{what}: power = least total |gm|; margin = the centre of the spec box; fom = "
+        "the benchmark's figure of merit.",
+    )
+
+
 def _spec_option_value(spec_text: str | None, allow_unstable: bool):
     """The ``Spec`` of ``--spec`` text with ``--allow-unstable`` applied (None without text)."""
     from dataclasses import replace

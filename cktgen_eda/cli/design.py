@@ -12,6 +12,7 @@ from . import (
     _allow_unstable_option,
     _force_option,
     _model_option,
+    _objective_option,
     _spec_option_value,
     _workers_option,
     cli,
@@ -54,14 +55,7 @@ from . import (
     show_default=True,
     help="Bandit: UCB1 or Thompson sampling.",
 )
-@click.option(
-    "--objective",
-    type=click.Choice(["fom", "power", "margin"]),
-    default="fom",
-    show_default=True,
-    help="What 'best' means: highest benchmark FoM, least total |gm| (power), or nearest "
-    "the centre of the spec box.",
-)
+@_objective_option("fom", "What 'best' means")
 @click.option(
     "--refine",
     type=click.IntRange(0, 1024),

@@ -12,6 +12,7 @@ from . import (
     _allow_unstable_option,
     _force_option,
     _model_option,
+    _objective_option,
     _spec_option_value,
     _workers_option,
     cli,
@@ -93,14 +94,7 @@ def _parse_class(text: str | None) -> tuple[int, int, int] | None:
     "as a stable amplifier where the training data has one there): same topology, new "
     "device values. Prints how many met the target before and after.",
 )
-@click.option(
-    "--objective",
-    type=click.Choice(["power", "margin", "fom"]),
-    default="power",
-    show_default=True,
-    help="What --refine optimises inside the target: least total |gm|, the box centre, or "
-    "the benchmark FoM.",
-)
+@_objective_option("power", "What --refine optimises inside the target")
 @click.option(
     "--out",
     "out_dir",

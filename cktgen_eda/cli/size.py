@@ -8,7 +8,13 @@ from pathlib import Path
 
 import click
 
-from . import _allow_unstable_option, _force_option, _spec_option_value, cli
+from . import (
+    _allow_unstable_option,
+    _force_option,
+    _objective_option,
+    _spec_option_value,
+    cli,
+)
 
 
 @cli.command("size")
@@ -20,14 +26,7 @@ from . import _allow_unstable_option, _force_option, _spec_option_value, cli
     metavar="TEXT",
     help='Target box, e.g. "gain>=60dB,ugf=100MHz..200MHz,pm>=60deg".',
 )
-@click.option(
-    "--objective",
-    type=click.Choice(["power", "margin", "fom"]),
-    default="power",
-    show_default=True,
-    help="What to optimise inside the spec: power = least total |gm|; margin = the centre "
-    "of the box; fom = the benchmark's figure of merit.",
-)
+@_objective_option("power", "What to optimise inside the spec")
 @_allow_unstable_option
 @click.option(
     "-o",
