@@ -125,15 +125,10 @@ def class_yields(spec: Spec, model: Any, prior_weight: float = 2.0) -> dict | No
     """
     import numpy as np
 
-    from .data.store import shipped_benchmarks
-
-    name = ((getattr(model, "info", None) or {}).get("dataset") or {}).get("name")
-    if name not in shipped_benchmarks():
+    found = _training_labels(model)
+    if found is None:
         return None
-    bench = _benchmark(name)
-    if "pm_loop_deg" not in bench.arrays:
-        return None
-    rows = bench.split_rows("train")
+    bench, rows = found
     columns = ("valid", "stable", "cl_stable", "gain_db", "ugf_hz", "pm_deg", "pm_loop_deg")
     a = {k: bench[k][rows] for k in (*columns, "gain_cls", "bw_cls", "pm_cls")}
     ok = a["valid"].copy()
@@ -151,6 +146,21 @@ def class_yields(spec: Spec, model: Any, prior_weight: float = 2.0) -> dict | No
             c[0] += hit
             c[1] += 1
     return {k: (h + prior_weight * base) / (n + prior_weight) for k, (h, n) in counts.items()}
+
+
+def _training_labels(model: Any):
+    """``(benchmark, training rows)`` of the model's shipped training benchmark, when its
+    stability columns hold measured verdicts; None otherwise (not shipped, or labels from a
+    file without them, where every row reads unstable)."""
+    from .data.store import shipped_benchmarks, stability_measured
+
+    name = ((getattr(model, "info", None) or {}).get("dataset") or {}).get("name")
+    if name not in shipped_benchmarks():
+        return None
+    bench = _benchmark(name)
+    if not stability_measured(bench.manifest):
+        return None
+    return bench, bench.split_rows("train")
 
 
 def _within(iv: Interval, x):
@@ -381,15 +391,10 @@ def working_classes(model: Any) -> set[tuple[int, int, int]] | None:
     0 dB) among the model's shipped training labels; None when unknown."""
     import numpy as np
 
-    from .data.store import shipped_benchmarks
-
-    name = ((getattr(model, "info", None) or {}).get("dataset") or {}).get("name")
-    if name not in shipped_benchmarks():
+    found = _training_labels(model)
+    if found is None:
         return None
-    bench = _benchmark(name)
-    if "stable" not in bench.arrays:
-        return None
-    rows = bench.split_rows("train")
+    bench, rows = found
     ok = bench["valid"][rows] & bench["stable"][rows] & bench["cl_stable"][rows]
     ok &= bench["gain_db"][rows] > 0
     cls = np.stack([bench[k][rows] for k in ("gain_cls", "bw_cls", "pm_cls")], 1)[ok]
