@@ -103,6 +103,11 @@ class Design:
     def fom(self) -> float:
         return self.measurement.fom
 
+    @property
+    def total_gm(self) -> float:
+        """Σ|gm| in siemens: the ``power`` objective."""
+        return sum(nd.gm for nd in self.circuit.nodes if nd.gm is not None)
+
 
 @dataclass
 class DesignResult:
@@ -304,16 +309,12 @@ def _shortfall(spec: Spec, m) -> float:
     return Target.for_spec(spec).shortfall(m)
 
 
-def _power(c: Circuit) -> float:
-    return sum(nd.gm for nd in c.nodes if nd.gm is not None)
-
-
 def _rank(d: Design, objective: str, spec: Spec) -> float:
     """Lower is better: −FoM, Σ|gm| or the distance to the box centre (``sizing``'s)."""
     if objective == "fom":
         return -d.fom
     if objective == "power":
-        return _power(d.circuit)
+        return d.total_gm
     from .sizing import Target, margin_cost
 
     return margin_cost(Target.for_spec(spec), d.measurement)
@@ -323,7 +324,7 @@ def _reward(d: Design, objective: str, scale: float, spec: Spec) -> float:
     if objective == "fom":
         return max(d.fom, 0.0) / scale
     if objective == "power":  # 1 at 10 µS total, 0 at 10 mS
-        return min(max(-math.log10(max(_power(d.circuit), 1e-12) / 1e-2) / 3, 0.0), 1.0)
+        return min(max(-math.log10(max(d.total_gm, 1e-12) / 1e-2) / 3, 0.0), 1.0)
     return 1.0 / (1.0 + _rank(d, objective, spec))
 
 

@@ -170,7 +170,7 @@ def design_table(result) -> str:
                 ",".join(map(str, d.spec_class)),
                 *_measured(m),
                 si(m.settling_s, "s"),
-                si(sum(nd.gm for nd in d.circuit.nodes if nd.gm is not None), "S"),
+                si(d.total_gm, "S"),
                 str(d.sample),
             ]
         )
