@@ -52,16 +52,14 @@ def _adam_run(pps, starts, targets, objective: str, steps: int):
     best_obj = torch.full((batch.rows,), math.inf, dtype=torch.float64)
     best_viol = torch.full((batch.rows,), math.inf, dtype=torch.float64)
     best_theta = theta.detach().clone()
-    brackets = None
     problem = torch.tensor([k for k in range(len(pps)) for _ in batch.rows_of(k)])
     history: list[torch.Tensor] = []
     for step in range(steps):
-        if step % _REGRID == 0:
-            with torch.no_grad():
-                brackets = _brackets(*batch.matrices(theta), batch, OCB_FREQ_HZ)
-            if _settled(best_obj, problem, len(pps), history):
-                break
+        if step % _REGRID == 0 and _settled(best_obj, problem, len(pps), history):
+            break
         g, c = batch.matrices(theta)
+        if step % _REGRID == 0:
+            brackets = _brackets(g.detach(), c.detach(), batch, OCB_FREQ_HZ)
         viol, obj = _terms(g, c, theta, batch, brackets, freq, objective)
         loss = (_PENALTY * viol + _OBJ_WEIGHT[objective] * obj).sum()
         with torch.no_grad():
