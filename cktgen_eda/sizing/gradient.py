@@ -19,6 +19,7 @@ import math
 
 import numpy as np
 
+from ..netlist.measure import wrap_deg
 from .target import DAMPING, MARGIN, REACH, SCALE, Target, bounds
 
 _PENALTY = 100.0
@@ -287,8 +288,8 @@ def _terms(g, c, theta, batch: _Batch, brackets, freq, objective: str):
         h_dc = torch.linalg.solve(g[..., :n], -g[..., n])[rows, batch.out]
         sign = torch.where(h_dc < 0, -1.0, 1.0).double()
     ang = torch.rad2deg(torch.angle(hc))  # phase of H at each crossing
-    pm_bench = _wrap(180 + ang[:, 0])
-    pm_loop = _wrap(180 + ang + torch.where(sign < 0, 180.0, 0.0)[:, None])
+    pm_bench = wrap_deg(180 + ang[:, 0])  # measure.py's rule; % works on tensors too
+    pm_loop = wrap_deg(180 + ang + torch.where(sign < 0, 180.0, 0.0)[:, None])
     pm_loop = torch.where(has, pm_loop, torch.full_like(pm_loop, 1e9)).min(dim=1).values
     pm = torch.where(batch.loop_pm, pm_loop, pm_bench)
 
@@ -361,10 +362,3 @@ def _objective(objective, theta, batch, gain, ugf, pm, pm_bench, first):
         )
         out = out + (term if q == "gain_db" else torch.where(first, term, zero))
     return out
-
-
-def _wrap(x):
-    """Degrees into (−180, 180] (``measure.wrap_deg`` on tensors)."""
-    import torch
-
-    return 180.0 - torch.remainder(180.0 - x, 360.0)
