@@ -191,6 +191,7 @@ def size(
         )
         for i, cands in zip(part, found):
             points[i] = [rounded_values(pps[i], c) for c in cands]
+    points_found = set(grad)  # items the gradient path ran on
     # one exact batch: every item's given values and the points the gradient path found
     flat = [(i, x) for i in ok for x in [start_values(pps[i])] + points[i]]
     ms = measure([pps[i].pencil(x) for i, x in flat], [targets[i] for i, _ in flat])
@@ -207,8 +208,8 @@ def size(
             continue
         x0, before = by_item[i][0]
         x, m = min(by_item[i], key=lambda xm: rank_key(target, objective, pp, *xm))
-        method = "gradient" if i in grad else "search"
-        if not target.met(m) and (search or i not in grad):
+        method = "gradient" if i in points_found else "search"
+        if not target.met(m) and (search or i not in points_found):
             x2, m2 = evolve(pp, x, target, objective, rng)
             if rank_key(target, objective, pp, x2, m2) < rank_key(target, objective, pp, x, m):
                 x, m, method = x2, m2, "search"
