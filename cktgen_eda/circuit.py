@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -30,6 +31,10 @@ FORMAT = "cktgen-eda/circuit"
 VERSION = 1
 SLOTS = ("r", "c", "gm")  # JSON key order of device values
 SPEC_KEYS = ("gain_db", "ugf_hz", "pm_deg")
+# Bounds on one circuit: OCB circuits have up to a dozen nodes; these leave room for any
+# hand-made amplifier while keeping parsing and validation far from memory and time limits.
+MAX_NODES = 1000
+MAX_EDGES = 10000
 _NODE_KEYS = {"type", "pos", "name", *SLOTS}
 _TOP_KEYS = {"format", "version", "nodes", "edges", "spec", "meta"}
 
@@ -45,7 +50,7 @@ def _is_int(x: Any) -> bool:
 
 def _number(x: Any, what: str) -> float:
     if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x):
-        raise DAGError(f"{what} must be a finite number, found {x!r}")
+        raise DAGError(f"{what} must be a finite number, found {_short(x)}")
     return float(x)
 
 
@@ -108,12 +113,12 @@ class Node:
             raise DAGError(f"{where} must be an object, found {type(d).__name__}")
         unknown = sorted(set(d) - _NODE_KEYS, key=str)
         if unknown:
-            raise DAGError(f"{where} has unknown key {unknown[0]!r}")
+            raise DAGError(f"{where} has unknown key {_short(unknown[0])}")
         for key in ("type", "pos"):
             if key not in d:
                 raise DAGError(f"{where} is missing {key!r}")
             if not _is_int(d[key]):
-                raise DAGError(f"{where}: {key!r} must be an integer, found {d[key]!r}")
+                raise DAGError(f"{where}: {key!r} must be an integer, found {_short(d[key])}")
         try:
             kind = subgraph_type(d["type"])
         except DAGError as exc:
@@ -158,10 +163,25 @@ class Circuit:
 
     # ----------------------------------------------------------------- structure
     def predecessors(self, i: int) -> list[int]:
-        return [a for a, b in self.edges if b == i]
+        return self._adjacency()[0][i]
 
     def successors(self, i: int) -> list[int]:
-        return [b for a, b in self.edges if a == i]
+        return self._adjacency()[1][i]
+
+    def _adjacency(self) -> tuple[list[list[int]], list[list[int]]]:
+        """Predecessor and successor lists of every node, built once (edges in range only)."""
+        adj = self.__dict__.get("_adj")
+        if adj is None:
+            n = len(self.nodes)
+            pred: list[list[int]] = [[] for _ in range(n)]
+            succ: list[list[int]] = [[] for _ in range(n)]
+            for e in self.edges:
+                if len(e) == 2 and all(_is_int(x) and 0 <= x < n for x in e):
+                    pred[e[1]].append(e[0])
+                    succ[e[0]].append(e[1])
+            adj = (pred, succ)
+            object.__setattr__(self, "_adj", adj)
+        return adj
 
     def validate(self) -> Circuit:
         """Check the format and the paper's validity rule; return self.
@@ -177,6 +197,7 @@ class Circuit:
         n = len(self.nodes)
         if n < 2:
             raise DAGError(f"a circuit needs at least an input and an output node, found {n}")
+        _check_size(n, len(self.edges))
         for i, node in enumerate(self.nodes):
             kind = node.kind
             if not _is_int(node.pos) or not 0 <= node.pos < N_POSITIONS:
@@ -273,33 +294,34 @@ class Circuit:
             raise DAGError(f"a circuit must be a JSON object, found {type(d).__name__}")
         unknown = sorted(set(d) - _TOP_KEYS, key=str)
         if unknown:
-            raise DAGError(f"unknown key {unknown[0]!r} in circuit")
+            raise DAGError(f"unknown key {_short(unknown[0])} in circuit")
         if d.get("format", FORMAT) != FORMAT:
-            raise DAGError(f"format must be {FORMAT!r}, found {d.get('format')!r}")
+            raise DAGError(f"format must be {FORMAT!r}, found {_short(d.get('format'))}")
         if d.get("version", VERSION) != VERSION:
             raise DAGError(
                 f"unsupported circuit version {d.get('version')!r} (this reads {VERSION})"
             )
         for key in ("nodes", "edges"):
             if not isinstance(d.get(key), list):
-                raise DAGError(f"circuit {key!r} must be a list, found {d.get(key)!r}")
+                raise DAGError(f"circuit {key!r} must be a list, found {_short(d.get(key))}")
+        _check_size(len(d["nodes"]), len(d["edges"]))
         nodes = tuple(Node.from_dict(nd, i) for i, nd in enumerate(d["nodes"]))
         edges = []
         for e in d["edges"]:
             if not isinstance(e, list) or len(e) != 2 or not all(_is_int(x) for x in e):
-                raise DAGError(f"edge {e!r} must be a pair of node indices")
+                raise DAGError(f"edge {_short(e)} must be a pair of node indices")
             edges.append((e[0], e[1]))
         spec = d.get("spec")
         if spec is not None:
             if not isinstance(spec, Mapping):
-                raise DAGError(f"circuit 'spec' must be an object, found {spec!r}")
+                raise DAGError(f"circuit 'spec' must be an object, found {_short(spec)}")
             bad = sorted(set(spec) - set(SPEC_KEYS), key=str)
             if bad:
                 raise DAGError(f"unknown key {bad[0]!r} in circuit spec (known: {SPEC_KEYS})")
             spec = {k: _number(spec[k], f"spec {k!r}") for k in SPEC_KEYS if k in spec}
         meta = d.get("meta")
         if meta is not None and not isinstance(meta, Mapping):
-            raise DAGError(f"circuit 'meta' must be an object, found {meta!r}")
+            raise DAGError(f"circuit 'meta' must be an object, found {_short(meta)}")
         circuit = cls(nodes=nodes, edges=tuple(edges), spec=spec, meta=meta)
         return circuit.validate() if validate else circuit
 
@@ -331,6 +353,19 @@ class Circuit:
         return g
 
 
+def _check_size(n_nodes: int, n_edges: int) -> None:
+    if n_nodes > MAX_NODES:
+        raise DAGError(f"circuit has {n_nodes} nodes; the limit is {MAX_NODES}")
+    if n_edges > MAX_EDGES:
+        raise DAGError(f"circuit has {n_edges} edges; the limit is {MAX_EDGES}")
+
+
+def _short(x: Any) -> str:
+    """``repr`` of a value cut to one readable line (hostile files can be huge)."""
+    text = repr(x)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def fifo_topological_order(n: int, edges: Iterable[tuple[int, int]]) -> list[int]:
     """Kahn's algorithm with a FIFO queue in ascending vertex id (igraph's order, ocb-format §2.2).
 
@@ -344,10 +379,10 @@ def fifo_topological_order(n: int, edges: Iterable[tuple[int, int]]) -> list[int
         indeg[b] += 1
     for s in succ:
         s.sort()
-    queue = [i for i in range(n) if indeg[i] == 0]
+    queue = deque(i for i in range(n) if indeg[i] == 0)
     order = []
     while queue:
-        v = queue.pop(0)
+        v = queue.popleft()
         order.append(v)
         for w in succ[v]:
             indeg[w] -= 1
@@ -379,10 +414,9 @@ def load_circuit(path: str | Path, validate: bool = True) -> Circuit:
         DAGError: when the file is not a valid circuit (message names the file).
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DAGError(f"{path}: cannot read: {exc}") from None
+    from .fileio import read_text
+
+    text = read_text(path, DAGError)
     try:
         return Circuit.from_json(text, validate=validate)
     except DAGError as exc:

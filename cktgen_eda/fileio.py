@@ -12,9 +12,33 @@ import errno
 import os
 import stat
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 from .errors import CktGenError
+
+# Largest input file any command reads (circuit JSON, netlists, CSVs): real ones are kB, and a
+# bound keeps /dev/zero or a multi-GB file from filling memory before a parser sees it.
+MAX_INPUT_BYTES = 16 * 2**20
+
+
+def read_text(path: str | Path, error: type[CktGenError] = CktGenError) -> str:
+    """The UTF-8 text of a user's file, at most ``MAX_INPUT_BYTES`` long.
+
+    Raises:
+        error: naming the file, when it cannot be read, is too large or is not UTF-8.
+    """
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_INPUT_BYTES + 1)
+    except OSError as exc:
+        raise error(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if len(data) > MAX_INPUT_BYTES:
+        raise error(f"{path}: larger than {MAX_INPUT_BYTES >> 20} MiB, the limit for input files")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise error(f"{path}: cannot read: not UTF-8 text (byte {exc.start})") from None
 
 
 def atomic_write(path: str | Path, data: str | bytes, force: bool = True) -> Path:
@@ -29,31 +53,119 @@ def atomic_write(path: str | Path, data: str | bytes, force: bool = True) -> Pat
         CktGenError: the file exists (without ``force``), is not a regular file, or cannot
             be written.
     """
+    return write_files({path: data}, force=force)[0]
+
+
+def write_files(files: Mapping[str | Path, str | bytes], force: bool = True) -> list[Path]:
+    """Write several files all or nothing, each atomically (see ``atomic_write``).
+
+    Every target is checked before anything is written; if one fails, those already in
+    place are removed again, or restored to their old content when ``force`` replaced them.
+
+    Raises:
+        CktGenError: naming the first target that exists (without ``force``), is not a
+            regular file, or cannot be written.
+    """
+    items = [(Path(p), d.encode("utf-8") if isinstance(d, str) else d) for p, d in files.items()]
+    for path, _ in items:
+        _check_target(path, force)
+    temps: list[str] = []
+    placed: list[tuple[Path, str | None]] = []  # (target, backup of the file it replaced)
+    path = items[0][0] if items else Path(".")
+    try:
+        for path, data in items:
+            temps.append(_temp_file(path, data))
+        for (path, _), tmp in zip(items, temps):
+            placed.append((path, _place(tmp, path, force)))
+    except BaseException as exc:
+        failed = path
+        for done, backup in reversed(placed):
+            _undo(done, backup)
+        for tmp in temps:
+            _remove(tmp)
+        if isinstance(exc, OSError):
+            raise CktGenError(f"cannot write {failed}: {exc.strerror or exc}") from None
+        raise
+    for _, backup in placed:
+        if backup is not None:
+            _remove(backup)
+    return [path for path, _ in items]
+
+
+def check_output(path: str | Path, force: bool) -> None:
+    """Fail now, before long work, when ``path`` could not be written later."""
     path = Path(path)
     _check_target(path, force)
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise CktGenError(f"cannot write {path}: no folder {folder}")
+    if not os.access(folder, os.W_OK):
+        raise CktGenError(f"cannot write {path}: folder {folder} is not writable")
+
+
+def check_output_dir(folder: str | Path) -> None:
+    """Fail now when ``folder`` can neither hold output nor be created."""
+    folder = Path(folder)
+    probe = folder
+    while not os.path.lexists(probe) and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise CktGenError(f"cannot write into {folder}: {probe} is not a folder")
+    if not os.access(probe, os.W_OK):
+        raise CktGenError(f"cannot write into {folder}: {probe} is not writable")
+
+
+def _temp_file(path: Path, data: bytes) -> str:
+    """A new temporary file beside ``path`` holding ``data``, with the usual file mode."""
     directory = path.parent if str(path.parent) else Path(".")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    except OSError as exc:
-        raise CktGenError(f"cannot write {path}: {exc.strerror or exc}") from None
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data.encode("utf-8") if isinstance(data, str) else data)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual mode
-        if force:
-            _check_target(path, force)  # as late as possible before the rename
-            os.replace(tmp, path)
-        else:
-            _create_exclusive(tmp, path)
-    except BaseException as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        if isinstance(exc, OSError):
-            raise CktGenError(f"cannot write {path}: {exc.strerror or exc}") from None
+            fh.write(data)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600
+    except BaseException:
+        _remove(tmp)
         raise
-    return path
+    return tmp
+
+
+def _place(tmp: str, path: Path, force: bool) -> str | None:
+    """Move ``tmp`` to ``path``; return a hard-link backup of the file it replaced, if any."""
+    if not force:
+        _create_exclusive(tmp, path)
+        return None
+    _check_target(path, force)  # as late as possible before the rename
+    backup = None
+    if os.path.lexists(path):
+        try:
+            os.link(path, tmp + ".old")
+            backup = tmp + ".old"
+        except OSError:  # no hard links here: the old file cannot be restored on failure
+            pass
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        if backup is not None:
+            _remove(backup)
+        raise
+    return backup
+
+
+def _undo(path: Path, backup: str | None) -> None:
+    try:
+        if backup is None:
+            os.unlink(path)
+        else:
+            os.replace(backup, path)
+    except OSError:
+        pass
+
+
+def _remove(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
 
 
 def _check_target(path: Path, force: bool) -> None:

@@ -10,9 +10,19 @@ from .fileio import atomic_write
 
 
 def bode_plot(
-    freq_hz: np.ndarray, h: np.ndarray, measurement, path: str | Path, title: str | None = None
+    freq_hz: np.ndarray,
+    h: np.ndarray,
+    measurement,
+    path: str | Path,
+    title: str | None = None,
+    force: bool = True,
 ) -> Path:
-    """Write a two-panel Bode plot PNG of the unity-gain loop L = sgn H(0)·H, atomically.
+    """Write ``bode_png`` to ``path`` atomically (an existing file only with ``force``)."""
+    return atomic_write(path, bode_png(freq_hz, h, measurement, title), force=force)
+
+
+def bode_png(freq_hz: np.ndarray, h: np.ndarray, measurement, title: str | None = None) -> bytes:
+    """A two-panel Bode plot PNG of the unity-gain loop L = sgn H(0)·H.
 
     Magnitude in dB and the unwrapped loop phase, which starts near 0° for an amplifier
     closed in negative feedback; the UGF gets a vertical line and the phase margin is drawn
@@ -95,10 +105,17 @@ def bode_plot(
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)
     plt.close(fig)
-    return atomic_write(path, buf.getvalue())
+    return buf.getvalue()
 
 
-def convergence_plot(history, path: str | Path, title: str = "design search") -> Path:
+def convergence_plot(
+    history, path: str | Path, title: str = "design search", force: bool = True
+) -> Path:
+    """Write ``convergence_png`` to ``path`` atomically (an existing file only with ``force``)."""
+    return atomic_write(path, convergence_png(history, title), force=force)
+
+
+def convergence_png(history, title: str = "design search") -> bytes:
     """Best FoM found so far against samples spent (``DesignResult.history``), as a PNG."""
     import io
 
@@ -119,6 +136,4 @@ def convergence_plot(history, path: str | Path, title: str = "design search") ->
     fig.tight_layout()
     fig.savefig(buf, format="png", dpi=110)
     plt.close(fig)
-    from .fileio import atomic_write
-
-    return atomic_write(path, buf.getvalue())
+    return buf.getvalue()

@@ -35,10 +35,14 @@ _PREFIX = {
     "G": 1e9,
     "T": 1e12,
 }
+# What a spec may ask for at all: beyond these a number is a typo or an attack, not a target
+# (1e300 dB used to wrap into a nonsense "nearest feasible" suggestion).
+LIMITS = {"gain_db": (-500.0, 500.0), "ugf_hz": (0.0, 1e15), "pm_deg": (-180.0, 180.0)}
 _STABLE_WORDS = {"required": True, "yes": True, "true": True, "any": False, "no": False}
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
-_CONSTRAINT = re.compile(r"^\s*([A-Za-z_]+)\s*(>=|<=|=|>|<)\s*(.+?)\s*$")
-_VALUE = re.compile(rf"^({_NUMBER})\s*([A-Za-z°]*)$")
+# ASCII only: Python's \d and float() would also take full-width and other script digits
+_CONSTRAINT = re.compile(r"^\s*([A-Za-z_]+)\s*(>=|<=|=|>|<)\s*(.+?)\s*$", re.ASCII)
+_VALUE = re.compile(rf"^({_NUMBER})\s*([A-Za-z°]*)$", re.ASCII)
 
 
 def raw_fom(gain_db: float, ugf_hz: float, pm_deg: float) -> float:
@@ -205,6 +209,19 @@ def class_region(cls: tuple[int, int, int]) -> dict[str, Interval]:
 
 
 def _parse_value(text: str, q: str, token: str) -> float:
+    """The value of ``text`` in base units, checked against ``LIMITS``."""
+    value = _scaled_value(text, q, token)
+    lo, hi = LIMITS[q]
+    if not lo <= value <= hi:
+        unit = _UNITS[q]
+        raise SpecError(
+            f"{text.strip()!r} in {token!r} is out of range: {q.split('_')[0]} must lie in "
+            f"{lo:g}..{hi:g} {unit}"
+        )
+    return value
+
+
+def _scaled_value(text: str, q: str, token: str) -> float:
     m = _VALUE.match(text.strip())
     if not m:
         raise SpecError(f"bad number {text.strip()!r} in {token!r}")

@@ -60,6 +60,7 @@ import numpy as np
 
 from ..circuit import Circuit, load_circuit
 from ..errors import CktGenError, NetlistError, SimulationError
+from ..fileio import read_text
 from ..spec import Spec
 from .deck import DECK_SUFFIXES, prepare_deck
 from .measure import Measurement, loop_margin, measure_opamp
@@ -315,10 +316,7 @@ def job_for(item: Any, index: int = 0, keep_sweep: bool = False, out_node: str =
     suffix = path.suffix.lower()
     if suffix == ".json":
         return _circuit_job(load_circuit(path), label, keep_sweep)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise NetlistError(f"{path}: cannot read: {exc}") from None
+    text = read_text(path, NetlistError)
     if suffix == ".scs" or TAG + " format" in text:
         return _circuit_job(parse_spice(text, label), label, keep_sweep)
     if suffix in DECK_SUFFIXES:

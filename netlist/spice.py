@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..circuit import Circuit, Node
 from ..errors import CktGenError, DAGError, NetlistError
+from ..fileio import read_text
 from ..subgraphs import subgraph_type
 from .testbench import GND, IN_NET, SOURCE, Testbench, build_testbench
 from .units import format_spice_number, parse_spice_number
@@ -113,10 +114,7 @@ def parse_spice(text: str, source: str = "<netlist>", out_net: str = "out") -> C
 def read_spice(path: str | Path, out_net: str = "out") -> Circuit:
     """Read a netlist file (see ``parse_spice``)."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise NetlistError(f"{path}: cannot read: {exc}") from None
+    text = read_text(path, NetlistError)
     return parse_spice(text, str(path), out_net=out_net)
 
 

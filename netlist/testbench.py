@@ -81,7 +81,8 @@ def main_chain(circuit: Circuit) -> list[int]:
             )
         current = nxt[0]
         chain.append(current)
-    missing = [i for i in range(n) if is_main[i] and i not in chain]
+    on_chain = set(chain)
+    missing = [i for i in range(n) if is_main[i] and i not in on_chain]
     if missing:
         raise NetlistError(f"node {missing[0]} is a main stage but not on the input→output chain")
     if len(chain) < 3:

@@ -225,3 +225,202 @@ def test_a_huge_deck_is_refused_by_the_exact_analysis_before_it_allocates():
     with pytest.raises(NetlistError, match=f"takes \\({MAX_UNKNOWNS}"):
         pencil_from_deck("\n".join(lines))
     assert time.perf_counter() - t < 5
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("gain>=1e300dB", "gain must lie in -500..500 dB"),
+        ("gain<=-1e400dB", "gain must lie in -500..500 dB"),
+        ("ugf>=-5MHz", "ugf must lie in 0..1e+15 Hz"),
+        ("ugf=1e20Hz..1e21Hz", "ugf must lie in 0..1e+15 Hz"),
+        ("pm>=720deg", "pm must lie in -180..180 deg"),
+        ("gain>=\uff16\uff10dB", "bad number"),  # full-width digits
+        ("pm>=\u0664\u0665deg", "bad number"),  # Arabic-Indic digits
+    ],
+)
+def test_absurd_spec_values_are_refused_with_the_valid_range(text, message):
+    """``gain>=1e300dB`` used to suggest ``gain>=-119.531dB``; full-width digits passed."""
+    from click.testing import CliRunner
+
+    from cktgen_eda.cli import cli
+
+    res = CliRunner().invoke(
+        cli, ["verify", "--engine", "fast", str(EXAMPLES / "two_stage_miller.json"), "--spec", text]
+    )
+    assert res.exit_code == 1, res.output
+    assert message in res.output and "Traceback" not in res.output
+
+
+def _chain(n: int) -> dict:
+    """Circuit JSON of an input, ``n - 2`` resistor stages in a chain, and the output."""
+    nodes = [{"type": 0, "pos": 0}] + [{"type": 2, "pos": 2, "r": 1e5}] * (n - 2)
+    return {"nodes": nodes + [{"type": 1, "pos": 1}], "edges": [[i, i + 1] for i in range(n - 1)]}
+
+
+def test_a_huge_circuit_is_refused_at_once_and_the_largest_allowed_validates_fast(tmp_path):
+    """Validation was quadratic: a 20,000-node circuit took 21 s in the parent."""
+    import json
+    import time
+
+    from click.testing import CliRunner
+
+    from cktgen_eda.circuit import MAX_NODES, Circuit
+    from cktgen_eda.cli import cli
+    from cktgen_eda.netlist.testbench import build_testbench
+
+    big = tmp_path / "big.json"
+    big.write_text(json.dumps(_chain(20 * MAX_NODES)))
+    t = time.perf_counter()
+    res = CliRunner().invoke(cli, ["to-spice", str(big)])
+    assert time.perf_counter() - t < 2.0
+    assert res.exit_code == 1 and f"the limit is {MAX_NODES}" in res.output
+    assert "Traceback" not in res.output
+    t = time.perf_counter()
+    build_testbench(Circuit.from_dict(_chain(MAX_NODES)))
+    assert time.perf_counter() - t < 1.0
+
+
+@pytest.mark.parametrize("source", ["/dev/zero", "big"])
+def test_input_files_are_read_up_to_a_bound(tmp_path, source):
+    """``verify /dev/zero`` read until memory ran out."""
+    from click.testing import CliRunner
+
+    from cktgen_eda.cli import cli
+    from cktgen_eda.fileio import MAX_INPUT_BYTES
+
+    if source == "big":
+        path = tmp_path / "big.cir"
+        with open(path, "wb") as fh:
+            fh.truncate(MAX_INPUT_BYTES + 1)  # sparse: no disk used
+        source = str(path)
+    res = CliRunner().invoke(cli, ["verify", "--engine", "fast", source])
+    assert res.exit_code == 1, res.output
+    assert "the limit for input files" in res.output and "Traceback" not in res.output
+
+
+@pytest.mark.parametrize(
+    "args", [["--help"], ["to-spice", str(EXAMPLES / "two_stage_miller.json")], ["plugins"]]
+)
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_a_full_stdout_is_one_error_line(args):
+    """``cktgen-eda … > /dev/full`` ended in a traceback."""
+    env = dict(os.environ, CKTGEN_EDA_LOAD_PLUGINS="0")
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [sys.executable, "-m", "cktgen_eda", *args],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            timeout=60,
+        )
+    assert done.returncode == 1
+    assert done.stderr.strip() == "Error: cannot write output: No space left on device"
+
+
+def test_a_closed_pipe_ends_quietly():
+    env = dict(os.environ, CKTGEN_EDA_LOAD_PLUGINS="0")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cktgen_eda", "--help"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    proc.stdout.close()  # the reader went away before the help was written
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode in (0, 1) and b"Traceback" not in err
+
+
+@pytest.mark.ngspice
+def test_verify_plots_need_force_to_replace_and_are_checked_before_simulating(tmp_path):
+    """``verify --plot DIR`` overwrote existing plots without ``--force``."""
+    from click.testing import CliRunner
+
+    from cktgen_eda.cli import cli
+
+    amp = str(EXAMPLES / "two_stage_miller.json")
+    plots = tmp_path / "plots"
+    plots.mkdir()
+    (plots / "two_stage_miller.png").write_bytes(b"mine")
+    args = ["verify", amp, "--plot", str(plots)]
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 1 and "use --force" in res.output
+    assert "gain" not in res.output  # refused before any simulation: no table
+    assert (plots / "two_stage_miller.png").read_bytes() == b"mine"
+    res = CliRunner().invoke(cli, [*args, "--force"])
+    assert res.exit_code == 0, res.output
+    assert (plots / "two_stage_miller.png").read_bytes()[:4] == b"\x89PNG"
+    os.unlink(plots / "two_stage_miller.png")
+    os.mkfifo(plots / "two_stage_miller.png")
+    res = CliRunner().invoke(cli, [*args, "--force"])
+    assert res.exit_code == 1 and "not a regular file" in res.output
+
+
+def test_evaluate_plot_target_is_checked_before_the_search(tmp_path):
+    """``evaluate --plot`` overwrote an existing file, and only after minutes of work."""
+    import time
+
+    from click.testing import CliRunner
+
+    from cktgen_eda.cli import cli
+
+    png = tmp_path / "ad.png"
+    png.write_bytes(b"mine")
+    t = time.perf_counter()
+    res = CliRunner().invoke(cli, ["evaluate", "--task", "auto-design", "--plot", str(png)])
+    assert res.exit_code == 1 and "use --force" in res.output
+    assert time.perf_counter() - t < 5 and png.read_bytes() == b"mine"
+    res = CliRunner().invoke(
+        cli, ["evaluate", "--task", "auto-design", "--plot", str(tmp_path / "no" / "ad.png")]
+    )
+    assert res.exit_code == 1 and "no folder" in res.output
+
+
+def test_design_out_is_checked_before_the_search(tmp_path):
+    from click.testing import CliRunner
+
+    from cktgen_eda.cli import cli
+
+    (tmp_path / "file").write_text("x")
+    res = CliRunner().invoke(
+        cli, ["design", "--spec", "gain>=60dB", "--out", str(tmp_path / "file" / "sub")]
+    )
+    assert res.exit_code == 1 and "is not a folder" in res.output
+
+
+@pytest.mark.parametrize("force", [False, True])
+def test_several_files_appear_all_or_nothing(tmp_path, monkeypatch, force):
+    from cktgen_eda.errors import CktGenError
+    from cktgen_eda.fileio import write_files
+
+    old = tmp_path / "a.txt"
+    if force:
+        old.write_text("old a\n")
+    os.mkfifo(tmp_path / "c.txt")
+    files = {old: "new a\n", tmp_path / "b.txt": "new b\n", tmp_path / "c.txt": "new c\n"}
+    with pytest.raises(CktGenError, match="c.txt is a FIFO"):
+        write_files(files, force=force)  # refused before anything is written
+    os.unlink(tmp_path / "c.txt")
+    # a failure while moving the files into place undoes the ones already there
+    real_link, real_replace, moved = os.link, os.replace, []
+
+    def flaky(move):
+        def run(src, dst, *a, **k):
+            if str(dst).endswith("c.txt"):
+                raise OSError(28, "No space left on device")
+            moved.append(dst)
+            return move(src, dst, *a, **k)
+
+        return run
+
+    monkeypatch.setattr(
+        os, "replace" if force else "link", flaky(real_replace if force else real_link)
+    )
+    with pytest.raises(CktGenError, match="c.txt: No space left"):
+        write_files(files, force=force)
+    assert moved  # a.txt and b.txt were in place before c.txt failed
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == (["a.txt"] if force else [])
+    if force:
+        assert old.read_text() == "old a\n"

@@ -191,8 +191,9 @@ def from_spice(netlist: Path, out: Path | None, force: bool, out_net: str) -> No
     "--plot",
     "plot_dir",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Write a Bode plot PNG per circuit into this folder.",
+    help="Write a Bode plot PNG per circuit (named after its file) into this folder.",
 )
+@_force_option
 @click.option(
     "--out",
     "out_node",
@@ -216,6 +217,7 @@ def verify(
     allow_unstable: bool,
     as_json: bool,
     plot_dir: Path | None,
+    force: bool,
     out_node: str,
     workers: int | None,
     timeout_s: float,
@@ -245,11 +247,7 @@ def verify(
 
     # Read every input first: a bad file is a one-line error before any simulation starts.
     jobs = [job_for(path, k, plot_dir is not None, out_node) for k, path in enumerate(files)]
-    if plot_dir is not None:
-        try:
-            plot_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise click.ClickException(f"cannot create {plot_dir}: {exc.strerror}") from None
+    plots = _plot_targets(files, plot_dir, force) if plot_dir is not None else []
     # the jobs already carry keep_sweep and the output node
     if simulator == "ngspice":
         results = run_verify(
@@ -271,21 +269,49 @@ def verify(
         click.echo(json.dumps([m.to_dict() for m in measurements], indent=2))
     else:
         click.echo(measurement_table(measurements, with_spec=spec is not None))
-    if plot_dir is not None:
-        from ..plotting import bode_plot
-
-        used: set[str] = set()
-        for k, (path, r) in enumerate(zip(files, results)):
-            if r.freq_hz is not None:
-                stem = path.stem if path.stem not in used else f"{path.stem}-{k}"
-                used.add(stem)
-                target = plot_dir / f"{stem}.png"
-                bode_plot(r.freq_hz, r.h, r.measurement, target, title=path.name)
-                click.echo(f"wrote {target}", err=True)
+    if plots:
+        _write_plots(plots, files, results, force)
     failed = [r for r in results if r.error is not None]
     if failed:
         click.echo(f"{len(failed)} of {len(results)} simulations failed", err=True)
         sys.exit(1)
+
+
+def _plot_targets(files: tuple[Path, ...], plot_dir: Path, force: bool) -> list[Path]:
+    """One PNG path per input (stems made unique), checked before any simulation runs."""
+    from ..fileio import check_output, check_output_dir
+
+    check_output_dir(plot_dir)
+    targets, used = [], set()
+    for k, path in enumerate(files):
+        stem = path.stem if path.stem not in used else f"{path.stem}-{k}"
+        used.add(stem)
+        targets.append(plot_dir / f"{stem}.png")
+    if plot_dir.is_dir():
+        for target in targets:
+            check_output(target, force)
+    return targets
+
+
+def _write_plots(targets: list[Path], files, results, force: bool) -> None:
+    """Write the Bode plots of the simulated circuits, all or none."""
+    from ..fileio import write_files
+    from ..plotting import bode_png
+
+    pngs = {
+        target: bode_png(r.freq_hz, r.h, r.measurement, title=path.name)
+        for target, path, r in zip(targets, files, results)
+        if r.freq_hz is not None
+    }
+    if not pngs:
+        return
+    folder = targets[0].parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CktGenError(f"cannot create {folder}: {exc.strerror}") from None
+    for target in write_files(pngs, force=force):
+        click.echo(f"wrote {target}", err=True)
 
 
 # Command groups in their own modules register themselves on ``cli``.
@@ -299,5 +325,25 @@ from . import size as _size  # noqa: E402, F401
 
 
 def main() -> None:
-    """Console-script entry point."""
-    cli(prog_name="cktgen-eda")
+    """Console-script entry point.
+
+    Click already ends quietly on a closed pipe (``| head``); any other failure to write
+    (stdout on a full disk or ``/dev/full``) becomes one ``Error:`` line and exit 1.
+    """
+    try:
+        cli(prog_name="cktgen-eda")
+    except OSError as exc:
+        _stdout_to_devnull()  # the interpreter's final flush must not fail again
+        where = f"{exc.filename}" if exc.filename else "cannot write output"
+        click.echo(f"Error: {where}: {exc.strerror or exc}", err=True)
+        sys.exit(1)
+
+
+def _stdout_to_devnull() -> None:
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from ..errors import CktGenError
 from . import (
     _allow_unstable_option,
     _force_option,
@@ -124,8 +125,8 @@ def design(
 
     if plot and out_dir is None:
         raise click.UsageError("--plot needs --out DIR")
-    if out_dir is not None and out_dir.exists() and any(out_dir.iterdir()) and not force:
-        raise click.ClickException(f"{out_dir} is not empty; use --force to overwrite")
+    if out_dir is not None:
+        _check_out_dir(out_dir, force)
     from tqdm import tqdm
 
     bar = tqdm(total=budget, desc="design", unit="ckt", file=sys.stderr)
@@ -150,7 +151,7 @@ def design(
     )
     bar.close()
     if out_dir is not None:
-        _write(result, out_dir, plot)
+        _write(result, out_dir, plot, force)
     click.echo(json.dumps(result.to_dict(), indent=2) if as_json else design_table(result))
     if not result.designs:
         click.echo(
@@ -161,19 +162,42 @@ def design(
         sys.exit(1)
 
 
-def _write(result, out_dir: Path, plot: bool) -> None:
-    from ..fileio import atomic_write
+def _check_out_dir(out_dir: Path, force: bool) -> None:
+    """Before the search: the folder can be made, and is empty unless ``force``."""
+    from ..fileio import check_output_dir
+
+    check_output_dir(out_dir)
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not force:
+        raise click.ClickException(f"{out_dir} is not empty; use --force to overwrite")
+
+
+def _write(result, out_dir: Path, plot: bool, force: bool) -> None:
+    """The designs as JSON + SPICE (and plots), all files or none."""
+    from ..fileio import write_files
     from ..netlist.spice import write_spice
 
-    out_dir.mkdir(parents=True, exist_ok=True)
+    files: dict[Path, str | bytes] = {}
     for k, d in enumerate(result.designs):
-        atomic_write(out_dir / f"design_{k}.json", d.circuit.to_json())
-        atomic_write(out_dir / f"design_{k}.cir", write_spice(d.circuit))
+        files[out_dir / f"design_{k}.json"] = d.circuit.to_json()
+        files[out_dir / f"design_{k}.cir"] = write_spice(d.circuit)
     if plot and result.best is not None:
         from ..netlist.ngspice import verify
-        from ..plotting import bode_plot, convergence_plot
+        from ..plotting import bode_png, convergence_png
 
         (r,) = verify([result.best.circuit], spec=result.spec, keep_sweep=True)
-        bode_plot(r.freq_hz, r.h, r.measurement, out_dir / "best_bode.png", title="best design")
-        convergence_plot(result.history, out_dir / "convergence.png")
+        files[out_dir / "best_bode.png"] = bode_png(r.freq_hz, r.h, r.measurement, "best design")
+        files[out_dir / "convergence.png"] = convergence_png(result.history)
+    created = not out_dir.exists()
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        write_files(files, force=force)
+    except OSError as exc:
+        raise click.ClickException(f"cannot create {out_dir}: {exc.strerror}") from None
+    except CktGenError:
+        if created:  # write_files took its own files away again
+            try:
+                out_dir.rmdir()
+            except OSError:
+                pass
+        raise
     click.echo(f"wrote {len(result.designs)} designs to {out_dir}", err=True)

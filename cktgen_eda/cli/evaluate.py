@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from ..errors import CktGenError
-from . import _model_option, _workers_option, cli
+from . import _force_option, _model_option, _workers_option, cli
 
 
 @cli.command("evaluate")
@@ -73,6 +73,7 @@ from . import _model_option, _workers_option, cli
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write a best-FoM-vs-dataset scatter PNG (paper Fig. 10 style).",
 )
+@_force_option
 @click.option("--json", "as_json", is_flag=True, help="Print every target's row as JSON.")
 def evaluate(
     task: str,
@@ -90,6 +91,7 @@ def evaluate(
     strategy: str,
     seed: int,
     plot_path: Path | None,
+    force: bool,
     as_json: bool,
 ) -> None:
     """Run one of the paper's evaluation protocols on a dataset's test split.
@@ -144,9 +146,13 @@ def evaluate(
     from ..evaluation.auto_design import plot, run
     from ..report import table
 
+    if plot_path is not None:
+        from ..fileio import check_output
+
+        check_output(plot_path, force)  # before minutes of search, not after
     result = run(dataset, model_name, n_classes, n_random, budget, strategy, seed, progress=True)
     if plot_path is not None:
-        plot(result, plot_path)
+        plot(result, plot_path, force=force)
         click.echo(f"wrote {plot_path}", err=True)
     if as_json:
         click.echo(json.dumps(result, indent=2))

@@ -129,8 +129,9 @@ def summarize(rows: list[dict], kind: str) -> dict[str, float]:
     }
 
 
-def plot(result: dict[str, Any], path) -> None:
-    """Fig. 10-style scatter: best verified FoM per target vs the dataset's best."""
+def plot(result: dict[str, Any], path, force: bool = True) -> None:
+    """Fig. 10-style scatter: best verified FoM per target vs the dataset's best (PNG at
+    ``path``, replacing a file there only with ``force``)."""
     import io
 
     import matplotlib
@@ -158,4 +159,4 @@ def plot(result: dict[str, Any], path) -> None:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)
     plt.close(fig)
-    atomic_write(path, buf.getvalue())
+    atomic_write(path, buf.getvalue(), force=force)

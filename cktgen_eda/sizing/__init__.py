@@ -119,6 +119,7 @@ def load_sizable(path, out_node: str = "out") -> Circuit | Deck:
 
     from ..circuit import load_circuit
     from ..errors import NetlistError
+    from ..fileio import read_text
     from ..netlist.deck import DECK_SUFFIXES, prepare_deck
     from ..netlist.kicad import read_kicad_netlist
     from ..netlist.spice import TAG, parse_spice
@@ -129,10 +130,7 @@ def load_sizable(path, out_node: str = "out") -> Circuit | Deck:
         return load_circuit(path)
     if suffix == ".xml":
         return read_kicad_netlist(path, out_net=out_node)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise NetlistError(f"{path}: cannot read: {exc}") from None
+    text = read_text(path, NetlistError)
     if suffix == ".scs" or TAG + " format" in text:
         return parse_spice(text, str(path), out_net=out_node)
     if suffix in DECK_SUFFIXES:
