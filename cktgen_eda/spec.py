@@ -190,11 +190,16 @@ def _shifted_pm(iv: Interval) -> list[Interval]:
 
 
 def _fmt(x: float, q: str) -> str:
+    """Short text of ``x`` (with an SI prefix for ugf) that parses back to exactly ``x``."""
     if q == "ugf_hz":
         for prefix, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
             if abs(x) >= scale:
-                return f"{x / scale:.12g}{prefix}"
-    return f"{x:.12g}"
+                text = f"{x / scale:.12g}"
+                if float(text) * scale == x:
+                    return text + prefix
+                break
+    text = f"{x:.12g}"
+    return text if float(text) == x else repr(x)
 
 
 def class_region(cls: tuple[int, int, int]) -> dict[str, Interval]:
