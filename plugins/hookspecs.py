@@ -29,7 +29,9 @@ def register_commands(cli: click.Group) -> None:
 
     Fires once, when the CLI module is imported, after every built-in command exists.
     ``cli`` is the top-level ``click.Group``; use ``@cli.command()`` on your functions. A
-    plugin that raises here is reported by ``cktgen-eda plugins``; the CLI still starts.
+    plugin that raises here loses the commands it added and is reported by ``cktgen-eda
+    plugins``; the CLI still starts. A command that would replace an existing one (a
+    built-in's, say) is dropped and reported the same way.
     """
 
 
@@ -41,7 +43,9 @@ def register_exporters(register: Callable[..., None]) -> None:
     Call ``register(name, suffix, writer, description="")`` once per format: ``name`` is
     the ``--format`` value, ``suffix`` the file suffix with its dot (``".cir"``) and
     ``writer(circuit: Circuit) -> str | bytes`` turns one validated ``Circuit`` into the
-    file's contents. A name registered twice is a ``PluginError`` naming both plugins.
+    file's contents. ``register`` never raises: a malformed call, or a name already taken
+    (built-ins register first and keep theirs), is dropped and reported by ``cktgen-eda
+    plugins``, as is everything a hook registered before it raised.
     """
 
 
@@ -53,7 +57,8 @@ def register_simulators(register: Callable[..., None]) -> None:
     Call ``register(name, runner, description="")``; ``runner`` has the signature of
     ``cktgen_eda.netlist.ngspice.verify``: ``runner(items, spec=None, workers=None,
     timeout_s=10.0, keep_sweep=False, progress=False, out_node="out") -> list[SimResult]``,
-    one result per item (``Circuit`` objects or circuit file paths), in order.
+    one result per item (``Circuit`` objects or circuit file paths), in order. Bad
+    registrations are dropped and reported as for ``register_exporters``.
     """
 
 

@@ -164,12 +164,13 @@ def test_ngspice_simulator_runs():
     assert round(result.measurement.gain_db, 1) == 134.0
 
 
-def test_duplicate_exporter_names_both_plugins():
+def test_duplicate_exporter_name_is_dropped_and_names_both_plugins():
     with registered(twin=Twin()):
-        with pytest.raises(PluginError, match="'spice' is registered by both plugin .*'twin'"):
-            plugin_layer.exporters()
+        assert plugin_layer.exporters()["spice"].plugin == "cktgen_eda.plugins.spice"
+        [error] = plugin_layer._errors["twin"]
+        assert "'spice' is already registered by plugin 'cktgen_eda.plugins.spice'" in error
         r = invoke("export", AMP, "--format", "json")
-        assert r.exit_code == 1 and "cktgen_eda.plugins.spice" in r.output
+        assert r.exit_code == 0 and load_circuit(AMP).to_json() in r.output
 
 
 def test_broken_entry_points_are_reported_not_fatal(tmp_path):

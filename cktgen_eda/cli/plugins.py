@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import click
 
 from ..errors import CktGenError
-from ..plugins import exporters, get_plugins, register_plugin_commands
+from ..plugins import exporters, get_plugins, register_plugin_commands, warn_to
 from . import _emit, _force_option, _out_option, cli
 from .model import ExporterChoice
 
@@ -83,8 +84,12 @@ def export(circuit: Path, fmt: str | None, out: Path | None, force: bool) -> Non
     _emit(known[fmt].write(load_circuit(circuit)), out, force)
 
 
-# Plugin commands come last, after every built-in command exists; a plugin that fails here
-# (or failed to load) is named in one warning line and in `cktgen-eda plugins`.
-_warning = register_plugin_commands(cli)
-if _warning:
-    click.echo(_warning, err=True)
+# Plugin commands come last, after every built-in command exists. A plugin that fails (to
+# load, here or in a later hook) is named in one warning line on stderr, once, and in
+# `cktgen-eda plugins`. A real Ctrl-C while plugins load ends the run as click would.
+warn_to(lambda line: click.echo(line, err=True))
+try:
+    register_plugin_commands(cli)
+except KeyboardInterrupt:
+    click.echo("Aborted!", err=True)
+    sys.exit(1)
