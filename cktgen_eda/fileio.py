@@ -31,6 +31,8 @@ def read_text(path: str | Path, error: type[CktGenError] = CktGenError) -> str:
     try:
         with open(path, "rb") as fh:
             data = fh.read(MAX_INPUT_BYTES + 1)
+    except FileNotFoundError:
+        raise error(f"{path}: no such file") from None
     except OSError as exc:
         raise error(f"{path}: cannot read: {exc.strerror or exc}") from None
     if len(data) > MAX_INPUT_BYTES:
@@ -92,15 +94,17 @@ def write_files(files: Mapping[str | Path, str | bytes], force: bool = True) -> 
     return [path for path, _ in items]
 
 
-def check_output(path: str | Path, force: bool) -> None:
-    """Fail now, before long work, when ``path`` could not be written later."""
+def check_output(path: str | Path, force: bool = False) -> Path:
+    """Fail now, before long work, when ``path`` could not be written later: its folder
+    must exist and be writable, the target new or (``force``) a regular file."""
     path = Path(path)
     _check_target(path, force)
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
-        raise CktGenError(f"cannot write {path}: no folder {folder}")
-    if not os.access(folder, os.W_OK):
+        raise CktGenError(f"cannot write {path}: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
         raise CktGenError(f"cannot write {path}: folder {folder} is not writable")
+    return path
 
 
 def check_output_dir(folder: str | Path) -> None:

@@ -374,7 +374,7 @@ def test_evaluate_plot_target_is_checked_before_the_search(tmp_path):
     res = CliRunner().invoke(
         cli, ["evaluate", "--task", "auto-design", "--plot", str(tmp_path / "no" / "ad.png")]
     )
-    assert res.exit_code == 1 and "no folder" in res.output
+    assert res.exit_code == 1 and "does not exist" in res.output
 
 
 def test_design_out_is_checked_before_the_search(tmp_path):

@@ -85,11 +85,10 @@ def dataset_build(
     from ..data.recipes import get_recipe
     from ..data.stats import Labels, format_summary, summarize
     from ..data.store import write_benchmark
+    from ..fileio import check_output
 
     recipe = get_recipe(recipe_name).with_counts(circuits, seed)
-    out = out or Path(f"{recipe.name}.npz")
-    if out.exists() and not force:
-        raise click.ClickException(f"{out} exists; use --force to overwrite")
+    out = check_output(out or Path(f"{recipe.name}.npz"), force)  # before the long build
     t0 = time.perf_counter()
     bench = build_benchmark(recipe, workers=workers, progress=True)
     write_benchmark(bench, out, force=force)
@@ -196,9 +195,9 @@ def dataset_import_ocb(pkl: Path, csv_file: Path, out: Path, name: str | None, f
     """
     from ..data.ocb import read_ocb
     from ..data.store import write_benchmark
+    from ..fileio import check_output
 
-    if out.exists() and not force:
-        raise click.ClickException(f"{out} exists; use --force to overwrite")
+    check_output(out, force)
     bench = read_ocb(pkl, csv_file, name=name)
     write_benchmark(bench, out, force=force)
     c = bench.counts()

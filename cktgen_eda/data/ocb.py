@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import CktGenError
-from ..fileio import atomic_write
+from ..fileio import atomic_write, check_output, read_text
 from ..spec import BW_OFFSET, GAIN_OFFSET, PM_OFFSET
 from ..subgraphs import N_POSITIONS, N_TYPES, SUBGRAPH_TYPES
 from .ocb_graphs import device_graph, predecessor_lists, subgraph_attributes
@@ -113,34 +113,45 @@ def read_perform_csv(path: str | Path) -> dict[str, np.ndarray]:
     """The ``valid``, ``gain``, ``pm``, ``bw``, ``fom`` columns of an OCB performance CSV.
 
     Raises:
-        CktGenError: missing file or column, or a value that is not a number (names the line).
+        CktGenError: missing file or column, a value that is not a finite number (``nan``,
+            ``inf``, ``1e400``) or a ``valid`` other than 0/1, naming the line and column.
     """
     path = Path(path)
+    reader = csv.reader(io.StringIO(read_text(path)))
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise CktGenError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CktGenError(f"cannot read {path}: {_one_line(exc)}") from None
-    rows = list(csv.reader(io.StringIO(text)))
-    if not rows:
-        raise CktGenError(f"{path}: empty file, expected the header ,valid,gain,pm,bw,fom")
-    header = [h.strip() for h in rows[0]]
-    missing = [c for c in CSV_COLUMNS if c not in header]
-    if missing:
-        raise CktGenError(f"{path}: no {missing[0]!r} column in header {','.join(header)!r}")
-    index = [header.index(c) for c in CSV_COLUMNS]
-    data = np.zeros((len(rows) - 1, len(CSV_COLUMNS)))
-    for line, row in enumerate(rows[1:], start=2):
-        try:
-            data[line - 2] = [_csv_number(row[k]) for k in index]
-        except (IndexError, ValueError):
-            raise CktGenError(
-                f"{path} line {line}: expected numbers in {CSV_COLUMNS}, found {row}"
-            ) from None
+        header = [h.strip() for h in next(reader, [])]
+        if not header:
+            raise CktGenError(f"{path}: empty file, expected the header ,valid,gain,pm,bw,fom")
+        missing = [c for c in CSV_COLUMNS if c not in header]
+        if missing:
+            raise CktGenError(f"{path}: no {missing[0]!r} column in header {','.join(header)!r}")
+        index = [header.index(c) for c in CSV_COLUMNS]
+        rows = [_csv_row(path, reader.line_num, row, index) for row in reader]
+    except csv.Error as exc:
+        raise CktGenError(f"{path} line {reader.line_num}: {_one_line(exc)}") from None
+    data = np.array(rows, dtype=np.float64).reshape(-1, len(CSV_COLUMNS))
     out = {c: data[:, k] for k, c in enumerate(CSV_COLUMNS)}
     out["valid"] = out["valid"] != 0
     return out
+
+
+def _csv_row(path: Path, line: int, row: list[str], index: list[int]) -> list[float]:
+    """One row's ``CSV_COLUMNS`` values: finite numbers, and ``valid`` 0 or 1."""
+    try:
+        cells = [row[k].strip() for k in index]
+        values = [_csv_number(cell) for cell in cells]
+    except (IndexError, ValueError):
+        found = ",".join(row)
+        raise CktGenError(
+            f"{path} line {line}: expected numbers in {CSV_COLUMNS}, found {found!r:.80}"
+        ) from None
+    for col, cell, x in zip(CSV_COLUMNS, cells, values):
+        if not math.isfinite(x) or (col == "valid" and x not in (0.0, 1.0)):
+            want = "0 or 1" if col == "valid" else "a finite number"
+            raise CktGenError(
+                f"{path} line {line}, column {col!r}: expected {want}, found {cell!r:.40}"
+            )
+    return values
 
 
 def _csv_number(text: str) -> float:
@@ -327,7 +338,8 @@ def write_ocb(
 
     Args:
         bench: any benchmark.
-        pkl_path, csv_path: output files (written atomically).
+        pkl_path, csv_path: output files, both checked before any work and written
+            atomically; when the CSV cannot be written, a pickle this call created is removed.
         force: replace existing files.
         layout: ``"tuple"`` = ``(train, test)`` lists (101 style), ``"flat"`` = one list
             (301 style; a reader then takes the first 80 % as train); ``"auto"`` = tuple.
@@ -336,16 +348,15 @@ def write_ocb(
         The two paths.
 
     Raises:
-        CktGenError: igraph missing, unknown layout, or an output exists without ``force``.
+        CktGenError: igraph missing, unknown layout, an output whose folder is missing, that
+            exists without ``force`` or is not a regular file, or one path for both.
     """
     if layout not in LAYOUTS:
         raise CktGenError(f"layout must be one of {', '.join(LAYOUTS)}, found {layout!r}")
     ig = _igraph("writing")
-    pkl_path, csv_path = Path(pkl_path), Path(csv_path)
-    if not force:
-        for path in (pkl_path, csv_path):
-            if path.exists():
-                raise CktGenError(f"{path} exists; use --force to overwrite")
+    pkl_path, csv_path = check_output(pkl_path, force), check_output(csv_path, force)
+    if pkl_path.resolve() == csv_path.resolve():
+        raise CktGenError(f"the pickle and the CSV would be the same file {pkl_path}")
     items = []
     for i in range(len(bench)):
         try:
@@ -353,8 +364,15 @@ def write_ocb(
         except CktGenError as exc:
             raise CktGenError(f"row {i}: {exc}") from None
     obj: Any = items if layout == "flat" else (items[: bench.n_train], items[bench.n_train :])
+    table = perform_csv(bench)
+    created = not pkl_path.exists()
     atomic_write(pkl_path, pickle.dumps(obj, protocol=PICKLE_PROTOCOL), force=force)
-    atomic_write(csv_path, perform_csv(bench), force=force)
+    try:
+        atomic_write(csv_path, table, force=force)
+    except BaseException:
+        if created:  # all or nothing: a pickle without its CSV is no OCB dataset
+            pkl_path.unlink(missing_ok=True)
+        raise
     return pkl_path, csv_path
 
 

@@ -13,7 +13,9 @@ import hashlib
 import io
 import json
 import math
+import stat
 import zipfile
+import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -26,12 +28,22 @@ from ..circuit import Circuit, Node
 from ..errors import CktGenError
 from ..fileio import atomic_write
 from ..spec import BW_OFFSET, FOM_OFFSET, GAIN_OFFSET, PM_OFFSET, raw_fom
-from ..subgraphs import SUBGRAPH_TYPES
+from ..subgraphs import N_POSITIONS, N_TYPES, SUBGRAPH_TYPES
 
 FORMAT = "cktgen-eda/benchmark"
 VERSION = 2  # 2: + the stability columns ``stable``, ``cl_stable``, ``pm_loop_deg``
 SUFFIX = ".npz"
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+_MAX_MANIFEST = 2**20  # bytes; real manifests are about 2 kB
+_INFLATE = 1032  # deflate's largest compression ratio: bounds what a member can decompress to
+# What zipfile, zlib, json and numpy raise on broken bytes; RuntimeError covers encrypted
+# members and JSON nested past the recursion limit.
+_UNREADABLE = (OSError, EOFError, KeyError, ValueError, RuntimeError, NotImplementedError)
+_UNREADABLE += (zipfile.BadZipFile, zlib.error)
+_NPY_HEADERS = {
+    (1, 0): np.lib.format.read_array_header_1_0,
+    (2, 0): np.lib.format.read_array_header_2_0,
+}
 
 # Member name → dtype. Order is the on-disk order and the order the content hash reads.
 STRUCTURE = {
@@ -61,6 +73,7 @@ LABELS = {
     "cl_stable": np.bool_,  # [N] stable in unity-gain negative feedback (unknown: False)
     "pm_loop_deg": np.float64,  # [N] phase margin of that loop, worst crossing (NaN: none)
 }
+_TRAILING = {"node_value": (3,), "edges": (2,)}  # shape after the first axis; others are 1-D
 COLUMNS = {**STRUCTURE, **LABELS}
 STABILITY = ("stable", "cl_stable")  # absent from version-1 files
 
@@ -320,39 +333,110 @@ def _put(zf: zipfile.ZipFile, name: str, data: bytes) -> None:
 
 
 def read_benchmark(path: str | Path, check: bool = True) -> Benchmark:
-    """Load a benchmark file.
+    """Load a benchmark file; every way a file can be broken is one ``CktGenError``.
+
+    Each ``.npy`` header is checked against its column's dtype and the member's size before
+    anything is allocated, and the arrays are checked to index only inside themselves.
 
     Raises:
-        CktGenError: when the file is missing, not a benchmark, of another format version
-            (version 1 has no ``stable``/``cl_stable`` columns), lacks a column, or
-            (``check``) its content does not match the sha256 in its manifest.
+        CktGenError: when the file is missing, not a regular file, not a benchmark, of another
+            format version (version 1 has no ``stable``/``cl_stable`` columns), lacks or has
+            a malformed column or manifest entry, or (``check``) its content does not match
+            the sha256 in its manifest.
     """
     path = Path(path)
     try:
+        size = _regular_size(path)
         with zipfile.ZipFile(path) as zf:
-            manifest = json.loads(zf.read("manifest.json"))
-            _check_manifest(path, manifest)
-            names = set(zf.namelist())
-            arrays = {}
-            for key in COLUMNS:
-                if f"{key}.npy" not in names:
-                    raise CktGenError(f"{path}: benchmark has no {key!r} column")
-                with zf.open(f"{key}.npy") as f:
-                    arrays[key] = np.lib.format.read_array(f, allow_pickle=False)
+            manifest = _read_manifest(path, zf)
+            arrays = {key: _read_column(path, zf, key, size) for key in COLUMNS}
     except CktGenError:
         raise
-    except FileNotFoundError:
-        raise CktGenError(f"{path}: no such file") from None
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
-        raise CktGenError(f"{path}: not a readable benchmark file ({exc})") from None
-    bench = Benchmark(arrays, int(manifest["split"]["train"][1]), manifest)
+    except _UNREADABLE as exc:
+        why = " ".join(str(exc).split())[:160]  # one line, even for numpy's header reprs
+        raise CktGenError(f"{path}: not a readable benchmark file ({why})") from None
+    try:
+        bench = Benchmark(arrays, manifest["split"]["train"][1], manifest)
+        _check_structure(bench)
+    except CktGenError as exc:
+        raise CktGenError(f"{path}: {exc}") from None
+    counts = bench.counts()
+    if manifest.get("counts", counts) != counts:
+        raise CktGenError(f"{path}: manifest counts do not match the arrays")
     if check and bench.content_sha256() != manifest.get("sha256"):
         raise CktGenError(f"{path}: content does not match the sha256 in its manifest")
     return bench
 
 
+def _regular_size(path: Path) -> int:
+    """Size of ``path``; a missing file, a folder or a FIFO is an error (never opened)."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise CktGenError(f"{path}: no such file") from None
+    if not stat.S_ISREG(st.st_mode):
+        kind = "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file"
+        raise CktGenError(f"{path}: is {kind}, not a benchmark file")
+    return st.st_size
+
+
+def _read_manifest(path: Path, zf: zipfile.ZipFile) -> dict[str, Any]:
+    info = zf.getinfo("manifest.json")
+    if info.file_size > _MAX_MANIFEST:
+        raise CktGenError(f"{path}: manifest.json is {info.file_size:,} bytes, over the limit")
+    manifest = json.loads(zf.read(info))
+    _check_manifest(path, manifest)
+    return manifest
+
+
+def _read_column(path: Path, zf: zipfile.ZipFile, key: str, archive_size: int) -> np.ndarray:
+    """One ``.npy`` member; its header must match the column's dtype and the member's size."""
+    name = f"{key}.npy"
+    if name not in zf.namelist():
+        raise CktGenError(f"{path}: benchmark has no {key!r} column")
+    info = zf.getinfo(name)
+    if info.compress_size > archive_size or info.file_size > _INFLATE * info.compress_size + 64:
+        raise CktGenError(
+            f"{path}: member {name} claims {info.file_size:,} bytes, more than its "
+            f"{info.compress_size:,} compressed bytes can hold"
+        )
+    with zf.open(info) as f:
+        header = _NPY_HEADERS.get(np.lib.format.read_magic(f))
+        if header is None:
+            raise CktGenError(f"{path}: column {key!r} is not a version 1 or 2 .npy member")
+        shape, _, dtype = header(f)
+        data_bytes = info.file_size - f.tell()
+    want = np.dtype(COLUMNS[key])
+    if dtype.kind != want.kind or (want.kind != "U" and dtype != want):
+        raise CktGenError(f"{path}: column {key!r} has dtype {dtype}, expected {want}")
+    if shape[1:] != _TRAILING.get(key, ()) or math.prod(shape) * dtype.itemsize != data_bytes:
+        raise CktGenError(
+            f"{path}: column {key!r} claims shape {shape}, which does not fit its "
+            f"{data_bytes:,} data bytes"
+        )
+    with zf.open(info) as f:
+        return np.lib.format.read_array(f, allow_pickle=False)
+
+
+def _check_structure(bench: Benchmark) -> None:
+    """Refuse pointers, node types, positions or edges that index out of range."""
+    a = bench.arrays
+    n_nodes = len(a["node_type"])
+    for key, rows in (("node_ptr", n_nodes), ("edge_ptr", len(a["edges"]))):
+        ptr = a[key]
+        ends = len(ptr) == len(bench) + 1 and ptr[0] == 0 and ptr[-1] == rows
+        if not ends or (ptr[1:] < ptr[:-1]).any():
+            raise CktGenError(f"{key} must rise from 0 to {rows} in {len(bench) + 1} entries")
+    if not len(a["node_pos"]) == len(a["node_value"]) == n_nodes:
+        raise CktGenError(f"node_pos and node_value must have {n_nodes} rows, one per node")
+    per_edge = np.repeat(np.diff(a["node_ptr"]), np.diff(a["edge_ptr"]))[:, None]
+    for key, high in (("node_type", N_TYPES), ("node_pos", N_POSITIONS), ("edges", per_edge)):
+        if ((a[key] < 0) | (a[key] >= high)).any():
+            raise CktGenError(f"column {key!r} holds values outside its range")
+
+
 def _check_manifest(path: Path, manifest: Any) -> None:
-    """Refuse manifests of other formats and versions, one line each."""
+    """Refuse manifests of other formats and versions or without a split, one line each."""
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         found = manifest.get("format") if isinstance(manifest, dict) else None
         raise CktGenError(f"{path}: not a cktgen-eda benchmark (format {found!r})")
@@ -365,6 +449,12 @@ def _check_manifest(path: Path, manifest: Any) -> None:
         )
     if version != VERSION:
         raise CktGenError(f"{path}: benchmark version {version!r}, expected {VERSION}")
+    for key in ("split", "counts", "recipe", "stability"):
+        if not isinstance(manifest.get(key, {}), dict):
+            raise CktGenError(f"{path}: manifest entry {key!r} must be an object")
+    train = manifest.get("split", {}).get("train")
+    if not (isinstance(train, list) and len(train) == 2 and type(train[1]) is int):
+        raise CktGenError(f'{path}: manifest has no split "train": [0, N_TRAIN]')
 
 
 def shipped_benchmarks() -> dict[str, Path]:
