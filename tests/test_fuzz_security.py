@@ -145,3 +145,94 @@ def test_kicad_netlists_of_any_text_fail_with_our_error(text, wrap):
         parse_kicad_netlist(doc, "<fuzz>")
     except CktGenError:
         pass
+
+
+@pytest.fixture(scope="module")
+def tiny_benchmark(tmp_path_factory):
+    from test_store import synthetic
+
+    from cktgen_eda.data.store import write_benchmark
+
+    return write_benchmark(synthetic(6), tmp_path_factory.mktemp("bench") / "b.npz").read_bytes()
+
+
+@RUNS
+@given(flips=st.lists(st.tuples(st.integers(0, 10**6), st.integers(1, 255)), max_size=4))
+def test_corrupted_benchmark_files_fail_with_our_error(tmp_path_factory, tiny_benchmark, flips):
+    """Bytes flipped anywhere in a benchmark file: it loads or it is one CktGenError."""
+    from cktgen_eda.data.store import read_benchmark
+
+    data = bytearray(tiny_benchmark)
+    for at, xor in flips:
+        data[at % len(data)] ^= xor
+    path = tmp_path_factory.mktemp("bad") / "b.npz"
+    path.write_bytes(bytes(data))
+    for check in (True, False):
+        try:
+            read_benchmark(path, check=check)
+        except CktGenError as exc:
+            assert "\n" not in str(exc)
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers(-(10**13), 10**13) | st.floats() | st.text(max_size=5),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+
+
+@RUNS
+@given(
+    key=st.sampled_from(["split", "counts", "format", "version", "stability", "recipe"]),
+    value=_json,
+)
+def test_any_manifest_entry_loads_or_fails_with_our_error(
+    tmp_path_factory, tiny_benchmark, key, value
+):
+    import json
+    import zipfile
+
+    from cktgen_eda.data.store import read_benchmark
+
+    src = io.BytesIO(tiny_benchmark)
+    path = tmp_path_factory.mktemp("manifest") / "b.npz"
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(path, "w") as zout:
+        for item in zin.infolist():
+            data = zin.read(item)
+            if item.filename == "manifest.json":
+                manifest = json.loads(data)
+                manifest[key] = value
+                data = json.dumps(manifest).encode()
+            zout.writestr(item, data)
+    try:
+        read_benchmark(path, check=False)
+    except CktGenError as exc:
+        assert "\n" not in str(exc)
+
+
+@RUNS
+@given(
+    cells=st.lists(
+        st.lists(st.one_of(_numbers.map(str), st.text(max_size=5)), min_size=0, max_size=7),
+        max_size=4,
+    )
+)
+def test_perform_csvs_hold_finite_labels_or_fail_with_our_error(tmp_path_factory, cells):
+    import csv
+
+    from cktgen_eda.data.ocb import read_perform_csv
+
+    path = tmp_path_factory.mktemp("csv") / "p.csv"
+    with open(path, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["", "valid", "gain", "pm", "bw", "fom"])
+        writer.writerows(cells)
+    try:
+        table = read_perform_csv(path)
+    except CktGenError as exc:
+        assert "\n" not in str(exc)
+        return
+    for column, values in table.items():
+        assert column == "valid" or all(math.isfinite(v) for v in values)
