@@ -10,7 +10,6 @@ circuits with these embeddings and predictions; shipped evaluators live in
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -26,9 +25,8 @@ from torch import nn
 from ..circuit import Circuit
 from ..data.dataset import PAD_PATH, PAD_TYPE, Batch, SpecScheme
 from ..errors import CktGenError
-from ..fileio import atomic_write
 from ..subgraphs import N_POSITIONS, N_TYPES
-from .config import ConfigMixin, pick
+from .config import ConfigMixin, check_size, pick, scheme_from_dict
 
 FORMAT = "cktgen-eda/evaluator"
 DEFAULT_EVALUATOR = "ocb101"
@@ -243,11 +241,12 @@ class Evaluator(nn.Module):
 
 # ------------------------------------------------------------------------- checkpoints
 def save_evaluator(path: str | Path, ev: Evaluator, info: dict[str, Any]) -> Path:
-    """Write weights, config, scheme and ``info`` atomically.
+    """Write weights, config, scheme and ``info`` atomically, with a content hash.
 
     Plain tensors and JSON-able values only, so ``torch.load(weights_only=True)`` reads it.
     """
     from .. import __version__
+    from ..training.checkpoint import write_state
 
     state = {
         "format": FORMAT,
@@ -258,9 +257,7 @@ def save_evaluator(path: str | Path, ev: Evaluator, info: dict[str, Any]) -> Pat
         # JSON round trip: numpy scalars become floats, so weights_only loading accepts it
         "info": json.loads(json.dumps(info, default=float)),
     }
-    buf = io.BytesIO()
-    torch.save(state, buf)
-    return atomic_write(path, buf.getvalue(), force=True)
+    return write_state(path, state)
 
 
 def shipped_evaluators() -> dict[str, Path]:
@@ -293,26 +290,21 @@ def evaluator_path(name_or_path: str | Path | None = None) -> Path:
 def load_evaluator(name_or_path: str | Path | None = None) -> Evaluator:
     """Load an evaluator in eval mode; its ``info`` attribute holds the training report.
 
+    The file is checked as a model checkpoint is (training/checkpoint.py): entries, content
+    hash, finite weights, config bounds, weight names and shapes.
+
     Raises:
-        CktGenError: when the file is missing, unreadable or not an evaluator checkpoint.
+        CktGenError: naming the file and what is wrong with it.
     """
+    from ..training.checkpoint import about, load_weights, read_state
+
     path = evaluator_path(name_or_path)
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise CktGenError(f"{path}: no such evaluator file") from None
-    except Exception as exc:  # torch raises many types for a bad file
-        raise CktGenError(f"{path}: not a readable evaluator ({type(exc).__name__})") from None
-    if not isinstance(state, dict) or state.get("format") != FORMAT:
-        found = state.get("format") if isinstance(state, dict) else type(state).__name__
-        raise CktGenError(f"{path}: not a cktgen-eda evaluator (format {found!r})")
-    ev = Evaluator(
-        EvaluatorConfig.from_dict(state["config"]), SpecScheme.from_dict(state["scheme"])
-    )
-    try:
-        ev.load_state_dict(state["model"])
-    except RuntimeError as exc:
-        first = str(exc).splitlines()[0]
-        raise CktGenError(f"{path}: weights do not match its config ({first})") from None
+    state = read_state(path, FORMAT, "evaluator")
+    with about(path):
+        config = EvaluatorConfig.from_dict(state["config"])
+        scheme = scheme_from_dict(state["scheme"])
+        check_size("evaluator", lambda: Evaluator(config, scheme))
+        ev = Evaluator(config, scheme)
+        load_weights(ev, state["model"])
     ev.info = state["info"]
     return ev.eval()

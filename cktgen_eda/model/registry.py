@@ -12,6 +12,7 @@ from typing import Any
 
 from ..data.dataset import SpecScheme
 from ..errors import CktGenError
+from .config import check_fields, check_size
 
 # kind → (module, model class, config class)
 KINDS = {
@@ -36,21 +37,45 @@ def model_class(kind: str):
 
 
 def config_from_dict(kind: str, d: dict[str, Any]):
+    """The kind's config from a dict, checked against the bounds (model/config.py)."""
     return _parts(kind)[1].from_dict(d)
 
 
 def make_config(kind: str, preset: str = "cpu", **overrides: Any):
     """The named preset of a kind, with field overrides (unknown fields are an error)."""
-    _, cfg_cls, presets = _parts(kind)
+    _, _, presets = _parts(kind)
     if preset not in presets:
         raise CktGenError(f"unknown preset {preset!r} for {kind}; known: {', '.join(presets)}")
-    names = set(cfg_cls.__dataclass_fields__)
-    bad = sorted(set(overrides) - names)
-    if bad:
-        raise CktGenError(f"{kind} config has no field {bad[0]!r}")
+    check_overrides(kind, overrides)
     return replace(presets[preset], **overrides)
 
 
+def check_overrides(kind: str, overrides: dict[str, Any]) -> None:
+    """Raise unless each override names a field of the kind's config and is in bounds."""
+    cfg_cls = _parts(kind)[1]
+    bad = sorted(set(overrides) - set(cfg_cls.__dataclass_fields__))
+    if bad:
+        raise CktGenError(f"{kind} config has no field {bad[0]!r}")
+    check_fields(cfg_cls, overrides)
+
+
 def build_model(kind: str, config, scheme: SpecScheme, with_encoder: bool = True):
-    """A fresh model of ``kind`` from its config."""
-    return model_class(kind)(config, scheme, with_encoder=with_encoder)
+    """A fresh model of ``kind`` from its config.
+
+    Raises:
+        CktGenError: when the model would exceed ``MAX_PARAMETERS`` (model/config.py) or the
+            config's sizes do not fit together (e.g. heads not dividing a width).
+    """
+    cls = model_class(kind)
+
+    def build():
+        return cls(config, scheme, with_encoder=with_encoder)
+
+    try:
+        check_size(kind, build)
+        return build()
+    except (AssertionError, ValueError, TypeError, RuntimeError, ZeroDivisionError) as exc:
+        if isinstance(exc, CktGenError):
+            raise
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise CktGenError(f"cannot build a {kind} model from its config: {first}") from None

@@ -24,8 +24,8 @@ from ..data.dataset import collate, joint_key, split_datasets, split_key
 from ..data.store import load_benchmark
 from ..data.validity import same_dag
 from ..errors import CktGenError
-from ..model.registry import build_model, make_config
-from .checkpoint import read_checkpoint, save_checkpoint
+from ..model.registry import build_model, check_overrides, make_config
+from .checkpoint import about, load_model, load_weights, read_checkpoint, save_checkpoint
 
 
 @dataclass(frozen=True)
@@ -63,14 +63,28 @@ def train(
     progress: bool = True,
     overrides: dict[str, Any] | None = None,
 ) -> Path:
-    """Train; return the best checkpoint (``out_dir/best.pt``, or ``last.pt`` unvalidated)."""
-    torch.set_num_threads(cfg.threads)
+    """Train; return the best checkpoint (``out_dir/best.pt``, or ``last.pt`` unvalidated).
+
+    The run folder is created once the data, model and initial weights are ready, and a run
+    that fails before its first logged epoch removes the folders it created.
+    """
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    created = [p for p in (out, *out.parents) if not p.exists()]  # innermost first
+    try:
+        return _train(cfg, out, resume, progress, overrides or {})
+    except BaseException:
+        _remove_unstarted(out, created)
+        raise
+
+
+def _train(
+    cfg: TrainConfig, out: Path, resume: bool, progress: bool, overrides: dict[str, Any]
+) -> Path:
+    torch.set_num_threads(cfg.threads)
     bench = load_benchmark(cfg.dataset)
     train_ds, test_ds, cleaned = split_datasets(bench, drop_invalid=cfg.drop_invalid)
     dev = torch.device(cfg.device)
-    model, info_init = _new_model(cfg, cleaned.scheme, overrides or {})
+    model, info_init = _new_model(cfg, cleaned.scheme, overrides)
     if cfg.model == "ldt":
         model.prepare(train_ds)  # latent statistics of the frozen VAE
     model.to(dev)
@@ -78,17 +92,14 @@ def train(
     opt = torch.optim.AdamW(trainable, lr=cfg.lr, weight_decay=cfg.weight_decay)
     start, best, spent = 0, -1.0, 0.0
     if resume and (out / "last.pt").exists():
-        state = read_checkpoint(out / "last.pt")
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        start, best = state["info"]["epoch"], state["info"].get("best", -1.0)
-        spent = state["info"].get("train_seconds", 0.0)
+        start, best, spent = _resume(out / "last.pt", model, opt)
     info_base = {
         "train_config": asdict(cfg),
         "dataset": bench.manifest,
         "cleaning": cleaned.counts,
         **info_init,
     }
+    _make_folder(out)
     (out / "config.json").write_text(
         json.dumps({"train": asdict(cfg), "model": model.config.to_dict()}, indent=2)
     )
@@ -172,14 +183,67 @@ def _new_model(cfg: TrainConfig, scheme, overrides: dict[str, Any]):
 
         if not cfg.init:
             raise CktGenError("ldt trains on a frozen VAE: give its checkpoint as init")
+        check_overrides("ldt", overrides)
+        _init_kind(cfg.init, "cktgen")
+        load_model(cfg.init, with_encoder=True)  # checks the VAE before LDT loads it
         model = LDT.from_vae(cfg.init, scheme, **overrides)
         return model, {"vae": cfg.init}
     model = build_model(cfg.model, make_config(cfg.model, cfg.preset, **overrides), scheme)
     if not cfg.init:
         return model, {}
-    state = read_checkpoint(cfg.init)
-    model.load_state_dict(state["model"])
+    state = _init_kind(cfg.init, cfg.model)
+    with about(cfg.init):
+        load_weights(model, state["model"])
     return model, {"init": cfg.init, "init_epochs": state["info"].get("epoch")}
+
+
+def _init_kind(path: str, kind: str) -> dict[str, Any]:
+    """The checked checkpoint at ``path``, which must hold a ``kind`` model."""
+    state = read_checkpoint(path)
+    found = state.get("kind", "cktgen")
+    if found != kind:
+        raise CktGenError(f"{path}: a {found} checkpoint cannot initialise a {kind} model")
+    return state
+
+
+def _resume(path: Path, model, opt) -> tuple[int, float, float]:
+    """Load weights and optimizer state of ``path``; its epoch, best score, seconds spent."""
+    state = read_checkpoint(path)
+    info = state["info"]
+    with about(path):
+        load_weights(model, state["model"])
+        if not isinstance(state.get("optimizer"), dict):
+            raise CktGenError("no optimizer state to resume from")
+        try:
+            opt.load_state_dict(state["optimizer"])
+        except (ValueError, KeyError, TypeError, IndexError, RuntimeError) as exc:
+            raise CktGenError(f"optimizer state does not fit the model ({exc})") from None
+        numbers = [info.get("epoch"), info.get("best", -1.0), info.get("train_seconds", 0.0)]
+        if not isinstance(numbers[0], int) or not all(isinstance(x, (int, float)) for x in numbers):
+            raise CktGenError("info lacks the epoch, best score or seconds spent")
+    return numbers[0], float(numbers[1]), float(numbers[2])
+
+
+def _make_folder(out: Path) -> None:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CktGenError(f"cannot create {out}: {exc.strerror or exc}") from None
+
+
+def _remove_unstarted(out: Path, created: list[Path]) -> None:
+    """After a failure before the first logged epoch: remove our ``config.json`` and empty
+    log, then the folders in ``created`` that are empty (innermost first)."""
+    log = out / "log.jsonl"
+    if not created or (log.exists() and log.stat().st_size):
+        return
+    for name in ("config.json", "log.jsonl"):
+        (out / name).unlink(missing_ok=True)
+    for folder in created:
+        try:
+            folder.rmdir()
+        except OSError:
+            return  # never created, or something else lives there
 
 
 def _bar(total: int, desc: str, enabled: bool):
