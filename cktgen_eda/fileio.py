@@ -12,7 +12,7 @@ import errno
 import os
 import stat
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from .errors import CktGenError
@@ -94,6 +94,28 @@ def write_files(files: Mapping[str | Path, str | bytes], force: bool = True) -> 
     return [path for path, _ in items]
 
 
+def write_folder(
+    folder: str | Path, files: Mapping[str, str | bytes], force: bool = False
+) -> list[Path]:
+    """``write_files`` of ``files`` (by name) into ``folder``, created when missing and
+    removed again when this call created it and the writing failed."""
+    folder = Path(folder)
+    created = not os.path.lexists(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CktGenError(f"cannot create {folder}: {exc.strerror or exc}") from None
+    try:
+        return write_files({folder / name: data for name, data in files.items()}, force=force)
+    except BaseException:
+        if created:  # write_files has taken its own files away again
+            try:
+                folder.rmdir()
+            except OSError:
+                pass
+        raise
+
+
 def check_output(path: str | Path, force: bool = False) -> Path:
     """Fail now, before long work, when ``path`` could not be written later: its folder
     must exist and be writable, the target new or (``force``) a regular file."""
@@ -107,9 +129,13 @@ def check_output(path: str | Path, force: bool = False) -> Path:
     return path
 
 
-def check_output_dir(folder: str | Path) -> None:
-    """Fail now when ``folder`` can neither hold output nor be created."""
+def check_output_dir(folder: str | Path, names: Iterable[str] = (), force: bool = False) -> None:
+    """Fail now when ``folder`` can neither hold output nor be created, or (when it exists)
+    when one of the files ``names`` in it could not be written later."""
     folder = Path(folder)
+    if folder.is_dir():
+        for name in names:
+            check_output(folder / name, force)
     probe = folder
     while not os.path.lexists(probe) and probe != probe.parent:
         probe = probe.parent

@@ -424,3 +424,22 @@ def test_several_files_appear_all_or_nothing(tmp_path, monkeypatch, force):
     assert names == (["a.txt"] if force else [])
     if force:
         assert old.read_text() == "old a\n"
+
+
+def test_generate_out_is_all_or_nothing(tmp_path):
+    """A FIFO among the candidate names: old main wrote the first files, then failed."""
+    from click.testing import CliRunner
+
+    from cktgen_eda.cli import cli
+
+    out = tmp_path / "cands"
+    out.mkdir()
+    os.mkfifo(out / "candidate_002.json")
+    args = ["generate", "--spec", "gain>=60dB", "-n", "4", "--out", str(out), "--force"]
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 1 and "candidate_002.json is a FIFO" in res.output
+    assert sorted(p.name for p in out.iterdir()) == ["candidate_002.json"]
+    os.unlink(out / "candidate_002.json")
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 0, res.output
+    assert len(list(out.iterdir())) == 4

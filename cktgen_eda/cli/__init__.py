@@ -279,39 +279,30 @@ def verify(
 
 def _plot_targets(files: tuple[Path, ...], plot_dir: Path, force: bool) -> list[Path]:
     """One PNG path per input (stems made unique), checked before any simulation runs."""
-    from ..fileio import check_output, check_output_dir
+    from ..fileio import check_output_dir
 
-    check_output_dir(plot_dir)
     targets, used = [], set()
     for k, path in enumerate(files):
         stem = path.stem if path.stem not in used else f"{path.stem}-{k}"
         used.add(stem)
         targets.append(plot_dir / f"{stem}.png")
-    if plot_dir.is_dir():
-        for target in targets:
-            check_output(target, force)
+    check_output_dir(plot_dir, [t.name for t in targets], force)
     return targets
 
 
 def _write_plots(targets: list[Path], files, results, force: bool) -> None:
     """Write the Bode plots of the simulated circuits, all or none."""
-    from ..fileio import write_files
+    from ..fileio import write_folder
     from ..plotting import bode_png
 
     pngs = {
-        target: bode_png(r.freq_hz, r.h, r.measurement, title=path.name)
+        target.name: bode_png(r.freq_hz, r.h, r.measurement, title=path.name)
         for target, path, r in zip(targets, files, results)
         if r.freq_hz is not None
     }
-    if not pngs:
-        return
-    folder = targets[0].parent
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise CktGenError(f"cannot create {folder}: {exc.strerror}") from None
-    for target in write_files(pngs, force=force):
-        click.echo(f"wrote {target}", err=True)
+    if pngs:
+        for target in write_folder(targets[0].parent, pngs, force=force):
+            click.echo(f"wrote {target}", err=True)
 
 
 # Command groups in their own modules register themselves on ``cli``.

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import click
 
-from ..errors import CktGenError
 from . import (
     _allow_unstable_option,
     _force_option,
@@ -173,31 +172,19 @@ def _check_out_dir(out_dir: Path, force: bool) -> None:
 
 def _write(result, out_dir: Path, plot: bool, force: bool) -> None:
     """The designs as JSON + SPICE (and plots), all files or none."""
-    from ..fileio import write_files
+    from ..fileio import write_folder
     from ..netlist.spice import write_spice
 
-    files: dict[Path, str | bytes] = {}
+    files: dict[str, str | bytes] = {}
     for k, d in enumerate(result.designs):
-        files[out_dir / f"design_{k}.json"] = d.circuit.to_json()
-        files[out_dir / f"design_{k}.cir"] = write_spice(d.circuit)
+        files[f"design_{k}.json"] = d.circuit.to_json()
+        files[f"design_{k}.cir"] = write_spice(d.circuit)
     if plot and result.best is not None:
         from ..netlist.ngspice import verify
         from ..plotting import bode_png, convergence_png
 
         (r,) = verify([result.best.circuit], spec=result.spec, keep_sweep=True)
-        files[out_dir / "best_bode.png"] = bode_png(r.freq_hz, r.h, r.measurement, "best design")
-        files[out_dir / "convergence.png"] = convergence_png(result.history)
-    created = not out_dir.exists()
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        write_files(files, force=force)
-    except OSError as exc:
-        raise click.ClickException(f"cannot create {out_dir}: {exc.strerror}") from None
-    except CktGenError:
-        if created:  # write_files took its own files away again
-            try:
-                out_dir.rmdir()
-            except OSError:
-                pass
-        raise
+        files["best_bode.png"] = bode_png(r.freq_hz, r.h, r.measurement, "best design")
+        files["convergence.png"] = convergence_png(result.history)
+    write_folder(out_dir, files, force=force)
     click.echo(f"wrote {len(result.designs)} designs to {out_dir}", err=True)

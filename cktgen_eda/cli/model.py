@@ -177,34 +177,32 @@ def generate(
     fire_candidates_ready(result.spec, circuits, measurements, out_dir)
 
 
-def _check_out(out_dir: Path, count: int, fmt: str, force: bool) -> None:
+def _names(count: int, fmt: str) -> list[str]:
     from ..plugins import exporters
 
     suffix = exporters()[fmt].suffix
-    clash = [
-        p for p in (out_dir / f"candidate_{i:03d}{suffix}" for i in range(count)) if p.exists()
-    ]
-    if clash and not force:
-        raise click.ClickException(f"{clash[0]} exists; use --force to overwrite")
+    return [f"candidate_{i:03d}{suffix}" for i in range(count)]
+
+
+def _check_out(out_dir: Path, count: int, fmt: str, force: bool) -> None:
+    from ..fileio import check_output_dir
+
+    check_output_dir(out_dir, _names(count, fmt), force)
 
 
 def _write_candidates(result, out_dir: Path, fmt: str, force: bool) -> None:
-    from ..fileio import atomic_write
+    """Every valid candidate in ``fmt``, all files or none."""
+    from ..fileio import write_folder
     from ..plugins import exporters
 
     exporter = exporters()[fmt]
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise click.ClickException(f"cannot create {out_dir}: {exc.strerror}") from None
-    n = 0
-    for c in result.candidates:
-        if c.circuit is None:
-            continue
-        data = exporter.write(c.circuit)
-        atomic_write(out_dir / f"candidate_{c.index:03d}{exporter.suffix}", data, force=force)
-        n += 1
-    click.echo(f"wrote {n} candidates to {out_dir}", err=True)
+    files = {
+        f"candidate_{c.index:03d}{exporter.suffix}": exporter.write(c.circuit)
+        for c in result.candidates
+        if c.circuit is not None
+    }
+    write_folder(out_dir, files, force=force)
+    click.echo(f"wrote {len(files)} candidates to {out_dir}", err=True)
 
 
 @cli.command("models")
