@@ -37,7 +37,7 @@ _PREFIX = {
 }
 # What a spec may ask for at all: beyond these a number is a typo or an attack, not a target
 # (1e300 dB used to wrap into a nonsense "nearest feasible" suggestion).
-LIMITS = {"gain_db": (-500.0, 500.0), "ugf_hz": (0.0, 1e15), "pm_deg": (-180.0, 180.0)}
+LIMITS = {"gain_db": (-500.0, 500.0), "ugf_hz": (0.0, 1e15), "pm_deg": (-360.0, 360.0)}
 _STABLE_WORDS = {"required": True, "yes": True, "true": True, "any": False, "no": False}
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 # ASCII only: Python's \d and float() would also take full-width and other script digits

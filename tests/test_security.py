@@ -234,7 +234,7 @@ def test_a_huge_deck_is_refused_by_the_exact_analysis_before_it_allocates():
         ("gain<=-1e400dB", "gain must lie in -500..500 dB"),
         ("ugf>=-5MHz", "ugf must lie in 0..1e+15 Hz"),
         ("ugf=1e20Hz..1e21Hz", "ugf must lie in 0..1e+15 Hz"),
-        ("pm>=720deg", "pm must lie in -180..180 deg"),
+        ("pm>=720deg", "pm must lie in -360..360 deg"),
         ("gain>=\uff16\uff10dB", "bad number"),  # full-width digits
         ("pm>=\u0664\u0665deg", "bad number"),  # Arabic-Indic digits
     ],
