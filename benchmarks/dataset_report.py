@@ -19,7 +19,7 @@ from cktgen_eda.data.stats import (
 )
 from cktgen_eda.data.store import load_benchmark
 
-PLACEHOLDER = (1.19531, 2.00001, 0.00001)  # 101's zero rows marked valid (ocb-format.md §6)
+PLACEHOLDER = (1.19531, 2.00001, 0.00001)  # 101's zero rows marked valid (docs/benchmark.md §6)
 
 
 def without_placeholders(lab: Labels) -> Labels:

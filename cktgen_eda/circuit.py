@@ -1,4 +1,4 @@
-"""Circuit: the sized subgraph DAG every step of the flow passes along (design.md §3).
+"""Circuit: the sized subgraph DAG every step of the flow passes along (docs/circuit-format.md).
 
 spec → model → **Circuit** → netlist → ngspice → report. A circuit is a list of nodes (OCB
 subgraph type, position, device values in SI units) in topological order plus DAG edges.
@@ -85,7 +85,7 @@ class Node:
         return {k: getattr(self, k) for k in SLOTS if getattr(self, k) is not None}
 
     def ocb_values(self) -> tuple[float, ...]:
-        """OCB feature values v, in the type's OCB component order (ocb-format.md §1.1)."""
+        """OCB feature values v, in the type's OCB component order (docs/benchmark.md §1.1)."""
         return tuple(_shift(getattr(self, k), -OCB_EXPONENT[k]) for k in self.kind.components)
 
     @classmethod
@@ -143,7 +143,7 @@ class Node:
 
 @dataclass(frozen=True)
 class Circuit:
-    """A sized OCB subgraph DAG (design.md §3).
+    """A sized OCB subgraph DAG (docs/circuit-format.md).
 
     Attributes:
         nodes: subgraph vertices in topological order; node 0 the input, the last the output.
@@ -269,7 +269,7 @@ class Circuit:
 
     # --------------------------------------------------------------- conversion
     def to_dict(self) -> dict[str, Any]:
-        """The design.md §3 JSON object."""
+        """The docs/circuit-format.md JSON object."""
         out: dict[str, Any] = {
             "format": FORMAT,
             "version": VERSION,
@@ -284,7 +284,7 @@ class Circuit:
 
     @classmethod
     def from_dict(cls, d: Any, validate: bool = True) -> Circuit:
-        """Parse the design.md §3 JSON object.
+        """Parse the docs/circuit-format.md JSON object.
 
         Raises:
             DAGError: on unknown keys, wrong types, missing device values or (with
@@ -367,7 +367,7 @@ def _short(x: Any) -> str:
 
 
 def fifo_topological_order(n: int, edges: Iterable[tuple[int, int]]) -> list[int]:
-    """Kahn's algorithm with a FIFO queue in ascending vertex id (igraph's order, ocb-format §2.2).
+    """Kahn's algorithm, FIFO queue in ascending vertex id (igraph's order, docs/benchmark.md §2.2).
 
     Raises:
         DAGError: when the graph has a cycle.

@@ -2,7 +2,7 @@
 
 spec → **classes → model → circuits** → netlist → simulator → report. A text spec maps to
 every joint class of the model's training set whose physical region intersects the
-constraint box (design.md §4); classes whose region lies wholly inside the box come first,
+constraint box (docs/spec.md); classes whose region lies wholly inside the box come first,
 since any circuit that lands in them meets the spec. Candidates are spread round-robin over
 those classes. Decodes that are not valid circuits are kept and reported with the reason.
 With ``verify`` every valid candidate is simulated with ngspice and the list is ranked:

@@ -1,8 +1,8 @@
-"""Specifications: the text grammar of design.md §4, the OCB class scheme and the FoM.
+"""Specifications: the text grammar of docs/spec.md, the OCB class scheme and the FoM.
 
 **spec** → model → circuit → netlist → ngspice → report. A ``Spec`` is a box of intervals on
 DC gain (dB), unity-gain frequency (Hz) and phase margin (degrees). The benchmark's classes
-and normalised columns use the fixed offsets of ocb-format.md §4.4–4.5, so a class means the
+and normalised columns use the fixed offsets of docs/benchmark.md §4.4–4.5, so a class means the
 same physical region in every dataset.
 """
 
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from .errors import SpecError
 
-# Fixed normalisation offsets of the OCB CSVs (ocb-format.md §4.4): each is "minus the pooled
+# Fixed normalisation offsets of the OCB CSVs (docs/benchmark.md §4.4): each is "minus the pooled
 # raw minimum, plus 1e-5". Classes are the floors of the normalised values (§4.5).
 GAIN_OFFSET = 1.19531
 PM_OFFSET = 2.00001
@@ -46,7 +46,7 @@ _VALUE = re.compile(rf"^({_NUMBER})\s*([A-Za-z°]*)$", re.ASCII)
 
 
 def raw_fom(gain_db: float, ugf_hz: float, pm_deg: float) -> float:
-    """The benchmark's raw figure of merit (ocb-format.md §4.4)."""
+    """The benchmark's raw figure of merit (docs/benchmark.md §4.4)."""
     return 1.2 * abs(gain_db) / 100 + 1.6 * pm_deg / (-90) + 10 * ugf_hz / 1e9
 
 
@@ -61,7 +61,7 @@ def normalise(gain_db: float, ugf_hz: float, pm_deg: float) -> dict[str, float]:
 
 
 def spec_class(gain_db: float, ugf_hz: float, pm_deg: float) -> tuple[int, int, int]:
-    """Benchmark class ``(gain, bw, pm)``: floors of the normalised values (ocb-format.md §4.5)."""
+    """Benchmark class ``(gain, bw, pm)``: floors of normalised values (docs/benchmark.md §4.5)."""
     n = normalise(gain_db, ugf_hz, pm_deg)
     return math.floor(n["gain"]), math.floor(n["bw"]), math.floor(n["pm"])
 
@@ -203,7 +203,7 @@ def _fmt(x: float, q: str) -> str:
 
 
 def class_region(cls: tuple[int, int, int]) -> dict[str, Interval]:
-    """Physical region of a benchmark class ``(gain, bw, pm)`` (ocb-format.md §4.5)."""
+    """Physical region of a benchmark class ``(gain, bw, pm)`` (docs/benchmark.md §4.5)."""
     g, b, p = cls
     return {
         "gain_db": Interval((g - GAIN_OFFSET) * 100, (g + 1 - GAIN_OFFSET) * 100, False, True),

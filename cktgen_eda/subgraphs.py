@@ -1,4 +1,4 @@
-"""The 26 OCB subgraph types (ocb-format.md §1.1) and the 8 positions (§1.2).
+"""The 26 OCB subgraph types (docs/benchmark.md §1.1) and the 8 positions (§1.2).
 
 A subgraph is one vertex of the circuit DAG: a small two-terminal (IN, OUT) block made of
 R, C and at most one transconductance (gm) cell. This table is the single source of truth
@@ -11,14 +11,14 @@ from dataclasses import dataclass
 
 from .errors import DAGError
 
-# Device scale of the OCB feature value v (ocb-format.md §4.1): R = 0.1·v MΩ, C = 10·v fF,
+# Device scale of the OCB feature value v (docs/benchmark.md §4.1): R = 0.1·v MΩ, C = 10·v fF,
 # |gm| = 0.1·v mS. So v ∈ [0, 100] spans R 0–10 MΩ, C 0–1 pF, |gm| 0–10 mS.
 # Stored as decimal exponents so conversions go through decimal text and stay clean
 # (v = 16.9 gives gm = 0.00169 S, not 0.0016899999999999999).
 OCB_EXPONENT = {"r": 5, "c": -14, "gm": -4}
 OCB_SCALE = {k: 10.0**e for k, e in OCB_EXPONENT.items()}
 
-# Fixed load every gm cell drives at its OUT pin (ocb-format.md §4.1).
+# Fixed load every gm cell drives at its OUT pin (docs/benchmark.md §4.1).
 GM_LOAD_R_OHM = 1e6
 GM_LOAD_C_F = 50e-15
 
@@ -83,7 +83,7 @@ def _build_table() -> tuple[SubgraphType, ...]:
         ("{}", ("gm",), "single"),
         ("C paral {}", ("c", "gm"), "parallel"),
         ("R paral {}", ("r", "gm"), "parallel"),
-        # For 18–25 the OCB value order is C before R (ocb-format.md §1.1).
+        # For 18–25 the OCB value order is C before R (docs/benchmark.md §1.1).
         ("R paral C paral {}", ("c", "r", "gm"), "parallel"),
         ("R serie C serie {}", ("c", "r", "gm"), "series"),
     )
@@ -97,7 +97,7 @@ def _build_table() -> tuple[SubgraphType, ...]:
 
 SUBGRAPH_TYPES: tuple[SubgraphType, ...] = _build_table()
 TYPE_BY_NAME = {t.name: t for t in SUBGRAPH_TYPES}
-# Types the released OCB generator allows at each position (ocb-format.md §1.2).
+# Types the released OCB generator allows at each position (docs/benchmark.md §1.2).
 ALLOWED_TYPES = {
     0: (0,),
     1: (1,),

@@ -50,7 +50,7 @@ META_TAG = "cktgen-eda meta:"
 GND_LABEL = "GND"  # net name of power:GND; KiCad's simulator maps it to node 0
 GND_NAMES = frozenset({"0", "gnd", "gnda", "agnd", "gndref"})
 TITLE = "cktgen-eda OCB op-amp testbench"
-AC_COMMAND = ".ac dec 100 1 100G"  # ocb-format.md §4.3
+AC_COMMAND = ".ac dec 100 1 100G"  # docs/benchmark.md §4.3
 DEFAULT_PROJECT = "cktgen"
 
 

@@ -1,4 +1,4 @@
-"""Op-amp measurements on an AC sweep: gain, UGF, phase margin, FoM (ocb-format.md §4.3–4.5).
+"""Op-amp measurements on an AC sweep: gain, UGF, phase margin, FoM (docs/benchmark.md §4.3–4.5).
 
 circuit → netlist → ngspice → **measure** → report. Plain numpy on the complex transfer
 function H(f) = V(out)/V(in); no simulator is needed, so any sweep (ngspice, a nodal solver,
@@ -36,7 +36,7 @@ from ..spec import Spec, normalise, raw_fom, spec_class
 
 @dataclass(frozen=True)
 class Measurement:
-    """One circuit's measured performance (design.md §5 JSON, via ``to_dict``).
+    """One circuit's measured performance (docs/simulation.md JSON, via ``to_dict``).
 
     Attributes:
         file: where the circuit came from (a path or label), if known.
@@ -102,7 +102,7 @@ class Measurement:
         return normalise(self.gain_db, self.ugf_hz, self.pm_deg)
 
     def to_dict(self) -> dict[str, Any]:
-        """The design.md §5 JSON object plus ``normalised`` (null when invalid)."""
+        """The docs/simulation.md JSON object plus ``normalised`` (null when invalid)."""
         return {
             "file": self.file,
             "gain_db": self.gain_db,

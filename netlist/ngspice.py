@@ -1,4 +1,4 @@
-"""Run ngspice AC sweeps in isolated worker processes and measure them (design.md §5).
+"""Run ngspice AC sweeps in isolated worker processes and measure them (docs/simulation.md).
 
 circuit → netlist → **ngspice** → measure → report. The only module that touches PySpice or
 libngspice, and only in worker processes: the parent never imports PySpice or loads the

@@ -1,7 +1,7 @@
 """Recognise an OCB-style subcircuit netlist (one instance per subgraph) as a Circuit.
 
 netlist text → **instances** → Circuit. The original OCB flow wrote each subgraph as a
-subcircuit with pins GND, OUT, IN and instantiated it between stage nets (ocb-format.md §4,
+subcircuit with pins GND, OUT, IN and instantiated it between stage nets (docs/benchmark.md §4,
 ``shared/data/ocb_spectre_example.scs``). This module reads such netlists in Spectre or
 SPICE syntax, classifies each subcircuit by its contents (R/C between IN and OUT, series
 R–C through an internal net, a VCCS with its 1 MΩ ∥ 50 fF load), rebuilds the main path by

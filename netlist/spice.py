@@ -20,7 +20,7 @@ from .testbench import GND, IN_NET, SOURCE, Testbench, build_testbench
 from .units import format_spice_number, parse_spice_number
 
 TAG = "*@cktgen"
-AC_CARD = ".ac dec 100 1 100G"  # 1 Hz → 100 GHz, 100 points per decade (ocb-format.md §4.3)
+AC_CARD = ".ac dec 100 1 100G"  # 1 Hz → 100 GHz, 100 points per decade (docs/benchmark.md §4.3)
 _KIND_LETTERS = "RCGEVXL"
 
 

@@ -1,4 +1,4 @@
-"""The OCB op-amp testbench (ocb-format.md §4): a Circuit as a list of SPICE elements.
+"""The OCB op-amp testbench (docs/benchmark.md §4): a Circuit as a list of SPICE elements.
 
 circuit → **testbench** → spice text → ngspice. Every subgraph becomes the elements of its
 template between its IN and OUT pins; each gm cell adds its fixed 1 MΩ ∥ 50 fF load at OUT.
@@ -137,7 +137,7 @@ def build_testbench(circuit: Circuit) -> Testbench:
 
 
 def _template(i: int, node, pin_in: str, pin_out: str) -> list[Element]:
-    """Elements of one subgraph (ocb-format.md §4.1)."""
+    """Elements of one subgraph (docs/benchmark.md §4.1)."""
     kind = node.kind
     out: list[Element] = []
     if "r" in kind.components or "c" in kind.components:
@@ -152,7 +152,7 @@ def _template(i: int, node, pin_in: str, pin_out: str) -> list[Element]:
             if node.c is not None:
                 out.append(Element(f"C{i}", (pin_in, pin_out), node.c, i, "c"))
     if kind.has_gm:
-        # SPICE VCCS: current leaves pin_out for V(pin_in) > 0, so +gm inverts (ocb-format §4.1)
+        # SPICE VCCS: current leaves pin_out for V(pin_in) > 0: +gm inverts (docs/benchmark.md §4.1)
         out.append(Element(f"G{i}", (pin_out, GND, pin_in, GND), kind.gm_sign * node.gm, i, "gm"))
         out.append(Element(f"RL{i}", (pin_out, GND), GM_LOAD_R_OHM, i, "rl"))
         out.append(Element(f"CL{i}", (pin_out, GND), GM_LOAD_C_F, i, "cl"))

@@ -28,7 +28,7 @@ C1 out 0 1n
 BAD = RC.replace("R1 in out 1k", "R1 in out 1k\nQ1 out in")  # not enough nodes
 HANG = RC.replace(".ac dec 100 1 100G", ".tran 1f 1 0 1f")  # 10^15 forced time steps
 CRASH = RC.replace(".end", ".control\nquit\n.endc\n.end")  # quit kills libngspice (SIGSEGV)
-R_LOAD, C_LOAD = 1e6, 50e-15  # every gm cell's load (ocb-format.md §4.1)
+R_LOAD, C_LOAD = 1e6, 50e-15  # every gm cell's load (docs/benchmark.md §4.1)
 
 
 def crossing_hz(freq: np.ndarray, h: np.ndarray, level_db: float) -> float:

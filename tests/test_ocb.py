@@ -229,7 +229,7 @@ def test_device_graph_hand_example():
     assert g_subg.vs["type"] == [0, 10, 2, 7, 4, 1]
     assert g_subg.vs[4]["subg_adj"] == SUBG_ADJ[("series", 2)]
     # Layout In, S1, S2, P, X, Out → devices In, C, gm, gm, R, C, R, Out; Kahn-FIFO moves
-    # X's R ahead of S2's gm (worked by hand from ocb-format.md §2.1/§2.2).
+    # X's R ahead of S2's gm (worked by hand from docs/benchmark.md §2.1/§2.2).
     assert g_dev.vs["type"] == [8, 1, 2, 0, 3, 0, 1, 9]
     assert g_dev.vs["feat"] == [0.0, 11.0, 12.0, 14.0, 13.0, 15.0, 16.0, 0.0]
     assert g_dev.vs["vid"] == [0, 2, 2, 5, 3, 6, 6, 1]
@@ -280,7 +280,7 @@ def test_aligns_with_perform101_csv(tmp_path):
     assert back["valid"].all() and (rows[:, 0] == 1).all()
     for k, col in enumerate(("gain", "pm", "bw"), start=1):
         np.testing.assert_allclose(back[col], rows[:, k], rtol=0, atol=1e-12)
-    # 230 rows of 101 use another FoM formula (ocb-format.md §4.4); the rest match to 3e-7.
+    # 230 rows of 101 use another FoM formula (docs/benchmark.md §4.4); the rest match to 3e-7.
     assert back.manifest["ocb"]["fom_recomputed_rows"] == 230
     diff = np.abs(back["fom"] - rows[:, 4])
     assert np.sort(diff)[9769] < 3e-7

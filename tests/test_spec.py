@@ -83,7 +83,7 @@ def test_text_round_trip():
 
 
 def test_class_bins_in_physical_units():
-    # ocb-format.md §4.5: gain 1 ↔ −19.5…80.5 dB, bw k ↔ [k, k+1) GHz, pm 1 ↔ (0°, 90°]
+    # docs/benchmark.md §4.5: gain 1 ↔ −19.5…80.5 dB, bw k ↔ [k, k+1) GHz, pm 1 ↔ (0°, 90°]
     assert spec_class(60.0, 0.5e9, 45.0) == (1, 0, 1)
     assert spec_class(100.0, 2.5e9, -30.0) == (2, 2, 2)
     assert spec_class(200.0, 31.8e9, 170.0) == (3, 31, 0)

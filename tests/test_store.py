@@ -85,7 +85,7 @@ def test_invalid_rows_follow_the_ocb_conventions():
     assert cols["gain"][1] == pytest.approx(1.19531) and cols["fom"][1] == pytest.approx(3.20001)
     assert (cols["gain_cls"][1], cols["bw_cls"][1], cols["pm_cls"][1]) == (0, 0, 0)
     assert math.isnan(cols["fom_raw"][1])
-    # valid row: floors of the normalised values; raw FoM per ocb-format.md §4.4
+    # valid row: floors of the normalised values; raw FoM per docs/benchmark.md §4.4
     assert (cols["gain_cls"][0], cols["bw_cls"][0], cols["pm_cls"][0]) == (2, 2, 1)
     assert cols["fom_raw"][0] == pytest.approx(1.2 - 1.6 * 60 / 90 + 25)
     assert cols["gain_cls"][2] == 0  # below −119.5 dB: still the bottom class

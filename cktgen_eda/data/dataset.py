@@ -1,7 +1,7 @@
 """CktGen preprocessing and the torch ``Dataset``/collate the models learn from.
 
 benchmark (``store.Benchmark``) → **clean + tensors** → model. ``clean`` reproduces CktGen's
-``clean_datasets`` (ocb-format.md §5.1): it drops rows and fixes the class scheme. A
+``clean_datasets`` (docs/benchmark.md §5.1): it drops rows and fixes the class scheme. A
 ``CircuitDataset`` turns the kept rows into padded tensors once, straight from the
 benchmark's CSR arrays, and ``collate`` stacks items into a ``Batch`` (paper §2.1: node types,
 positions, device sizes, adjacency, spec classes, FoM, InfoNCE filter mask). The §5.3
@@ -22,7 +22,7 @@ from ..errors import CktGenError
 from ..subgraphs import N_POSITIONS, N_TYPES, SUBGRAPH_TYPES
 from .store import Benchmark
 
-MAX_N = 8  # vertices per circuit: In, Out, ≤ 3 stages, ≤ 3 side paths (ocb-format.md §1.3)
+MAX_N = 8  # vertices per circuit: In, Out, ≤ 3 stages, ≤ 3 side paths (docs/benchmark.md §1.3)
 PAD_TYPE = N_TYPES  # 26: padding index of ``types``, never a real type (CktGen pads with 0)
 PAD_PATH = N_POSITIONS  # 8: padding index of ``paths``
 SLOTS = ("r", "c", "gm")
@@ -119,7 +119,7 @@ class Cleaned:
 
 
 def clean(bench: Benchmark, drop_invalid: bool = False) -> Cleaned:
-    """CktGen's ``clean_datasets`` on a benchmark (ocb-format.md §5.1 step 4).
+    """CktGen's ``clean_datasets`` on a benchmark (docs/benchmark.md §5.1 step 4).
 
     Invalid rows carry class (0, 0, 0) and FoM 0, as CktGen's ``add_conditions`` gives them,
     and are kept unless ``drop_invalid``; then they are removed from both splits before the

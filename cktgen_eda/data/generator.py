@@ -1,4 +1,4 @@
-"""Random OCB-style amplifiers, following the released OCB generator (ocb-format.md §3).
+"""Random OCB-style amplifiers, following the released OCB generator (docs/benchmark.md §3).
 
 First step of the dataset chain (generator → Circuit → ngspice → labels). Topology: two or
 three gm stages on the main path plus up to three side subgraphs; device values: OCB feature
@@ -21,7 +21,7 @@ IN, OUT, S1, S2 = 0, 1, 2, 3  # generator indices before the topological re-inde
 
 @dataclass(frozen=True)
 class GeneratorSettings:
-    """Knobs of the released generator; the defaults are its values (ocb-format.md §3.1, §3.3).
+    """Knobs of the released generator; the defaults are its values (docs/benchmark.md §3.1, §3.3).
 
     Attributes:
         p_stage3: probability of a third main stage.
@@ -55,7 +55,7 @@ class Topology:
 
 
 def sample_topology(rng: random.Random, settings: GeneratorSettings = DEFAULT_SETTINGS) -> Topology:
-    """Draw one topology with the slot probabilities and endpoint rules of ocb-format.md §3.1."""
+    """Draw one topology: the slot probabilities and endpoint rules of docs/benchmark.md §3.1."""
     main_types = ALLOWED_TYPES[2]
     types = [0, 1, rng.choice(main_types), rng.choice(main_types)]
     positions = [0, 1, 2, 3]
@@ -122,7 +122,7 @@ def generate(
 ) -> Iterator[tuple[int, Circuit]]:
     """Yield ``(topology_id, circuit)`` for ``n`` circuits, drawing a new topology every ``reuse``.
 
-    As the released generator does (ocb-format.md §3.2): the topology is re-drawn when the
+    As the released generator does (docs/benchmark.md §3.2): the topology is re-drawn when the
     running counter is a multiple of ``reuse``; the circuits in between get fresh values only.
     """
     if reuse < 1:

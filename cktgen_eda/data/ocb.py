@@ -3,7 +3,7 @@
 Entry and exit of the dataset chain beside ``store.py``: ``read_ocb`` turns
 ``ckt_bench_{101,301}(_igraph).pkl`` + ``perform{101,301}.csv`` into a ``Benchmark``;
 ``write_ocb`` writes any ``Benchmark`` back in exactly that layout, so CktGNN's and CktGen's
-loaders run on regenerated data (ocb-format.md §2.2, §2.3, §4.4). igraph is the optional
+loaders run on regenerated data (docs/benchmark.md §2.2, §2.3, §4.4). igraph is the optional
 extra ``ocb`` and is imported only here, inside the functions.
 """
 
@@ -66,7 +66,7 @@ def read_ocb(pkl_path: str | Path, csv_path: str | Path, name: str | None = None
     CSV rows align with items by position; its first column is ignored. Labels are the CSV
     normalisation inverted (gain_db = (gain − 1.19531)·100, ugf_hz = (bw − 1e-5)·1e9,
     pm_deg = −(pm − 2.00001)·90); ``valid`` is taken as is, so 101's placeholder rows stay
-    valid. The ``fom`` column is recomputed from these (ocb-format.md §4.4); the manifest counts
+    valid. The ``fom`` column is recomputed from these (docs/benchmark.md §4.4); the manifest counts
     rows where the CSV's own fom differs by more than 1e-6 (101 has such rows). Nothing is
     simulated, so ``stable``/``cl_stable`` are False and the manifest's ``stability`` records
     them as not measured.
@@ -331,7 +331,7 @@ def write_ocb(
     """Write ``bench`` as an OCB igraph pickle + performance CSV (the original layout).
 
     Each item is a ``(g_subg, g_dev)`` pair of directed ``igraph.Graph`` objects with the
-    vertex attributes of ocb-format.md §2.2, both re-indexed in igraph's topological order.
+    vertex attributes of docs/benchmark.md §2.2, both re-indexed in igraph's topological order.
     ``g_dev`` is the device-level expansion of §2.1 (see ``ocb_graphs.device_graph``); its
     ``vid`` holds the owning subgraph's position. The CSV has the header ``,valid,gain,pm,bw,fom``,
     an index column 0…N−1 and the benchmark's normalised columns at full precision.

@@ -1,4 +1,4 @@
-"""Per-vertex OCB pickle attributes and the device-level expansion (ocb-format.md §2.1, §2.2).
+"""Per-vertex OCB pickle attributes and the device-level expansion (docs/benchmark.md §2.1, §2.2).
 
 Helper of ``data/ocb.py``: pure Python, no igraph. Given one circuit as raw arrays (types,
 positions, OCB values, edges) it returns the attribute lists of the subgraph-level graph
@@ -13,13 +13,13 @@ from functools import cache
 
 from ..subgraphs import MAIN_POSITIONS, SUBGRAPH_TYPES
 
-# Device-level ("node-level") types (ocb-format.md §1.1).
+# Device-level ("node-level") types (docs/benchmark.md §1.1).
 DEVICE_R, DEVICE_C = 0, 1
 SUDO_IN, SUDO_OUT = 6, 7
 DEVICE_IN, DEVICE_OUT = 8, 9
 
 # Internal adjacency of a subgraph (sudo_in, components…, sudo_out), verbatim from the
-# released generator, including the non-symmetric rows (ocb-format.md §2.1).
+# released generator, including the non-symmetric rows (docs/benchmark.md §2.1).
 _ADJ_ROWS = {
     ("single", 1): ("010", "101", "010"),
     ("series", 2): ("0100", "1010", "0101", "0010"),
@@ -30,7 +30,7 @@ _ADJ_ROWS = {
 SUBG_ADJ = {key: [int(ch) for row in rows for ch in row] for key, rows in _ADJ_ROWS.items()}
 
 # The generator lists a vertex's predecessors as: main-path predecessor, the compensation
-# path (pos 6), then the side paths in slot order (pos 5, pos 7) (ocb-format.md §3.1).
+# path (pos 6), then the side paths in slot order (pos 5, pos 7) (docs/benchmark.md §3.1).
 _PRED_RANK = {0: 0, 2: 1, 3: 2, 4: 3, 6: 4, 5: 5, 7: 6, 1: 7}
 
 
@@ -91,7 +91,7 @@ def predecessor_lists(
 def layout_order(
     types: Sequence[int], positions: Sequence[int], preds: list[list[int]]
 ) -> list[int]:
-    """Subgraph order of the device numbering (ocb-format.md §2.1).
+    """Subgraph order of the device numbering (docs/benchmark.md §2.1).
 
     Walk the main path In, stages by position, Out; before each main vertex place its
     not-yet-placed predecessors in predecessor-list order. Generalised for circuits the

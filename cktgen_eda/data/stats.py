@@ -97,7 +97,7 @@ def stability_shares(labels: Labels) -> dict[str, Any] | None:
 
 
 def clean_rows(labels: Labels) -> tuple[np.ndarray, np.ndarray, set[int]]:
-    """CktGen's cleaning (ocb-format.md §5.1): kept train rows, kept test rows, train keys.
+    """CktGen's cleaning (docs/benchmark.md §5.1): kept train rows, kept test rows, train keys.
 
     Training keys are counted on the raw train rows; train rows with pm < 0 are dropped; test
     rows with pm < 0 or a key outside the training keys are dropped.
@@ -122,7 +122,7 @@ def summarize(labels: Labels) -> dict[str, Any]:
     """Counts, valid share, quantiles, class shares, joint-class counts and stability shares
     (``stability_shares``; None when not measured), JSON-ready.
 
-    Class shares are over all rows with pm ≥ 0 (invalid rows in class 0), as ocb-format.md §6
+    Class shares are over all rows with pm ≥ 0 (invalid rows in class 0), as docs/benchmark.md §6
     reports them; quantiles of the normalised columns are over valid rows. Physical units:
     gain dB = (gain − 1.19531)·100, UGF GHz = bw − 0.00001, PM ° = −(pm − 2.00001)·90.
     """

@@ -84,7 +84,7 @@ def label_columns(
     """Derived label columns (raw FoM, CSV-normalised values, classes) from the measurements.
 
     Invalid rows follow the OCB CSVs (raw zeros, so the normalised columns hold the fixed
-    offsets) and CktGen's loader (class (0, 0, 0)), ocb-format.md §4.4 and §5.1.
+    offsets) and CktGen's loader (class (0, 0, 0)), docs/benchmark.md §4.4 and §5.1.
     """
     valid = np.asarray(valid, dtype=bool)
     g = np.where(valid, gain_db, 0.0)

@@ -1,4 +1,4 @@
-"""CktGen's graph checks (ocb-format.md §5.3): valid DAG, valid circuit, same DAG.
+"""CktGen's graph checks (docs/benchmark.md §5.3): valid DAG, valid circuit, same DAG.
 
 Plain lists/arrays in, bool out (numpy only), so metrics and the model share one definition.
 """
@@ -21,7 +21,7 @@ def _edge_list(edges: Any) -> list[tuple[int, int]]:
 
 
 def is_valid_dag(types: Sequence[int], edges: Iterable[Any]) -> bool:
-    """CktGen's ``is_valid_DAG`` (ocb-format.md §5.3) on types [n] and (tail, head) pairs.
+    """CktGen's ``is_valid_DAG`` (docs/benchmark.md §5.3) on types [n] and (tail, head) pairs.
 
     Acyclic; exactly one input (type 0) and one output (type 1) vertex; every vertex without
     predecessors is the input and every vertex without successors is the output.

@@ -1,4 +1,4 @@
-"""The paper's auto-design protocol (§3.3, ocb-format.md §5.5), judged by ngspice.
+"""The paper's auto-design protocol (§3.3, docs/benchmark.md §5.5), judged by ngspice.
 
 Targets, as in CktGen: (a) joint classes (g, b, p) of the cleaned dataset read as "class ≥
 target" — physically gain ≥ the class's lower gain edge, UGF ≥ b GHz and PM ≤ 90·(2 − p)°

@@ -1,4 +1,4 @@
-"""Specification-conditioned generation (paper §3.2, ocb-format.md §5.3), two judges.
+"""Specification-conditioned generation (paper §3.2, docs/benchmark.md §5.3), two judges.
 
 Protocol: the cleaned test set grouped by joint class (N clusters); in each of ``rounds``
 rounds one random test circuit per cluster is the target, and the model generates one

@@ -1,4 +1,4 @@
-"""The paper's generation metrics (ocb-format.md §5.3-§5.4, paper Appendix C), numpy only.
+"""The paper's generation metrics (docs/benchmark.md §5.3-§5.4, paper Appendix C), numpy only.
 
 Sits after the model in the data flow: embeddings (surrogate evaluator outputs) and decoded
 graphs in, plain floats out. Graphs are ``(types, edges)`` pairs, the ``Graph`` of

@@ -1,4 +1,4 @@
-"""Reconstruction and unconditional generation (paper §3.4, ocb-format.md §5.4).
+"""Reconstruction and unconditional generation (paper §3.4, docs/benchmark.md §5.4).
 
 - Recon-Acc: each test circuit's posterior mean, decoded once greedily, must give the same
   DAG (vertex count, type per index, in-neighbour set per index; sizes and positions are

@@ -1,9 +1,9 @@
-"""Surrogate evaluator (paper §2.3, Fig. 5(e); ocb-format.md §5.2): circuit → spec classes + FoM.
+"""Surrogate evaluator (paper §2.3, Fig. 5(e); docs/benchmark.md §5.2): circuit → classes + FoM.
 
 circuit → DIGIN encoder (a directed GIN run once over the vertices in topological order)
 → circuit embedding; spec classes → spec embedder → spec embedding in the same space.
 Heads on the circuit embedding predict the gain/bw/pm classes and the FoM. The paper's
-metrics (ocb-format.md §5.3: R@k, Spec-Acc, MM-D, FID, diversity) score generated
+metrics (docs/benchmark.md §5.3: R@k, Spec-Acc, MM-D, FID, diversity) score generated
 circuits with these embeddings and predictions; shipped evaluators live in
 ``cktgen_eda/weights/evaluators/<dataset>.pt``.
 """
@@ -175,7 +175,7 @@ class Evaluator(nn.Module):
     def loss(self, b: Batch) -> tuple[torch.Tensor, dict[str, float]]:
         """Total loss of one batch and its named terms (floats).
 
-        Reductions follow the released code (ocb-format.md §5.2): the alignment, InfoNCE and
+        Reductions follow the released code (docs/benchmark.md §5.2): the alignment, InfoNCE and
         class terms are *summed* over the batch, the FoM smooth-L1 is a mean.
         """
         c = self.config

@@ -1,4 +1,4 @@
-"""Training the surrogate evaluator: one plain loop (ocb-format.md §5.2), then a held-out report.
+"""Training the surrogate evaluator: a plain loop (docs/benchmark.md §5.2), then a held-out report.
 
 benchmark → clean (invalid rows dropped) + tensors → ``Evaluator.loss`` → AdamW (lr 1e-4,
 betas (0.9, 0.99), no weight decay), ReduceLROnPlateau (×0.1, patience 10) on the summed
