@@ -286,11 +286,13 @@ def evaluator_table() -> list[str]:
         if not p.exists():
             continue
         rows = [json.loads(x) for x in p.read_text().splitlines() if x.strip()]
-        t = next((r["test"] for r in reversed(rows) if "test" in r), None)
+        # the last held-out report: an epoch row (``train``) or the older {"test": …} line
+        t = next((r.get("test", r) for r in reversed(rows) if "test" in r or "n" in r), None)
         if t is None:
             continue
+        epochs = t.get("epochs", t.get("epoch"))
         lines.append(
-            f"| {dataset} | {t['epochs']} | {pct(t['gain_acc'])} | {pct(t['bw_acc'])} | "
+            f"| {dataset} | {epochs} | {pct(t['gain_acc'])} | {pct(t['bw_acc'])} | "
             f"{pct(t['pm_acc'])} | {pct(t['joint_acc'])} | {t['fom_mae']:.1f} | "
             f"{t['fom_rmse_over_std']:.3f} |"
         )

@@ -75,21 +75,26 @@ def run_one(
 def run_evaluator(dataset: str, work: str, device: str, minutes: float, smoke: bool):
     import torch
 
-    from cktgen_eda.training.train_evaluator import train_evaluator
+    from cktgen_eda.training.checkpoint import load_evaluator, save_checkpoint
+    from cktgen_eda.training.train import TrainConfig, train
 
     torch.set_num_threads(1)
-    out = Path(work) / "final" / f"evaluator_{dataset}.pt"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    train_evaluator(
-        dataset,
-        out,
-        epochs=1 if smoke else 100,
+    run = Path(work) / f"evaluator_{dataset}"
+    cfg = TrainConfig.for_model(
+        "evaluator",
+        dataset=dataset,
+        preset="tiny" if smoke else "cpu",
         device=device,
         minutes=minutes,
-        preset="tiny" if smoke else "cpu",
-        progress=False,
         threads=1,
+        **({"epochs": 1} if smoke else {}),
     )
+    last = train(cfg, run, progress=False)
+    final = Path(work) / "final"
+    final.mkdir(parents=True, exist_ok=True)
+    ev = load_evaluator(last)
+    save_checkpoint(final / f"evaluator_{dataset}.pt", ev, ev.info)  # without optimizer
+    shutil.copy(run / "log.jsonl", final / f"evaluator_{dataset}.log.jsonl")
 
 
 def collect(work: Path, out: Path, names: list[str]) -> dict:

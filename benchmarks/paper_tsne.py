@@ -20,8 +20,7 @@ import torch
 
 from cktgen_eda.data.dataset import CircuitDataset, collate, joint_key, split_datasets
 from cktgen_eda.data.store import load_benchmark
-from cktgen_eda.model.evaluator import load_evaluator
-from cktgen_eda.training.checkpoint import load_model
+from cktgen_eda.training.checkpoint import load_evaluator, load_model
 
 PANELS = [
     ("PACE", "ocb101_pace"),

@@ -10,6 +10,11 @@ pseudo-observation: the chance that a batch holds a pass, from the share of the 
 training circuits that pass (``generation.class_yields``), times the best FoM reachable in
 it, scaled the same way. Strategies: ``ucb`` (UCB1 on that mean)
 and ``thompson`` (Gaussian posterior per arm); docs/design.md compares them.
+
+Both simulators come from ``plugins.simulators()``: ``"fast"`` screens every pull and the
+confirming one (``simulator``, ngspice by default) has the last word. With ``out_dir`` the
+designs are written through the exporter registry; every run ends by handing its designs to
+the ``candidates_ready`` plugins.
 """
 
 from __future__ import annotations
@@ -17,77 +22,23 @@ from __future__ import annotations
 import math
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from .bandit import STRATEGIES, Bandit, potential_fom  # noqa: F401  (re-exported)
 from .circuit import Circuit
 from .errors import CktGenError, SpecError
-from .generation import (
+from .generation import torch_threads
+from .spec import Spec, parse_spec
+from .spec_classes import (
     class_yields,
     containment,
     feasible_classes,
     model_classes,
     nearest_feasible,
-    torch_threads,
 )
-from .spec import Spec, class_region, parse_spec, raw_fom
-
-STRATEGIES = ("ucb", "thompson")
-
-
-class Bandit:
-    """UCB1 or Gaussian Thompson sampling over arms with prior means (one pseudo-pull each)."""
-
-    def __init__(
-        self,
-        priors: Sequence[float],
-        strategy: str = "ucb",
-        c: float = 0.5,
-        rng: random.Random | None = None,
-    ) -> None:
-        if strategy not in STRATEGIES:
-            raise CktGenError(f"strategy must be one of {STRATEGIES}, found {strategy!r}")
-        self.strategy, self.c, self.rng = strategy, c, rng or random.Random(0)
-        self.n = [1.0] * len(priors)  # the prior counts as one observation
-        self.total = [float(p) for p in priors]
-        self.sq = [float(p) ** 2 for p in priors]
-        self.pulls = [0] * len(priors)
-
-    def mean(self, i: int) -> float:
-        return self.total[i] / self.n[i]
-
-    def select(self) -> int:
-        """The arm to pull next."""
-        t = sum(self.n)
-        if self.strategy == "ucb":
-            scores = [
-                self.mean(i) + self.c * math.sqrt(math.log(t) / self.n[i])
-                for i in range(len(self.n))
-            ]
-        else:
-            scores = []
-            for i in range(len(self.n)):
-                var = max(self.sq[i] / self.n[i] - self.mean(i) ** 2, 0.0) + 0.05
-                scores.append(self.rng.gauss(self.mean(i), math.sqrt(var / self.n[i])))
-        return max(range(len(scores)), key=lambda i: (scores[i], -i))
-
-    def update(self, i: int, reward: float) -> None:
-        self.n[i] += 1
-        self.total[i] += reward
-        self.sq[i] += reward * reward
-        self.pulls[i] += 1
-
-
-def potential_fom(spec: Spec, cls: tuple[int, int, int]) -> float:
-    """The highest raw FoM a circuit of class ``cls`` meeting ``spec`` could have."""
-    r = class_region(cls)
-    g_lo = max(r["gain_db"].lo, spec.gain_db.lo if spec.gain_db.lo is not None else -math.inf)
-    g_hi = min(r["gain_db"].hi, spec.gain_db.hi if spec.gain_db.hi is not None else math.inf)
-    gain = max(abs(g_lo), abs(g_hi))  # the arm intersects the spec, so g_lo <= g_hi
-    ugf = min(r["ugf_hz"].hi, spec.ugf_hz.hi if spec.ugf_hz.hi is not None else math.inf)
-    pm = max(r["pm_deg"].lo, spec.pm_deg.lo if spec.pm_deg.lo is not None else -math.inf)
-    return raw_fom(gain, ugf, pm)
 
 
 @dataclass
@@ -123,6 +74,7 @@ class DesignResult:
     seconds: float
     strategy: str
     info: dict[str, Any] = field(default_factory=dict)
+    files: list[Path] = field(default_factory=list)  # written with ``out_dir``, ranked
 
     @property
     def best(self) -> Design | None:
@@ -163,16 +115,94 @@ def design(
     on_step: Callable[[int, float | None, int], None] | None = None,
     objective: str = "fom",
     refine: int = 16,
+    simulator: str = "ngspice",
+    out_dir: str | Path | None = None,
+    fmt: str = "json",
+    force: bool = False,
+    plot: bool = False,
+    on_result: Callable[[DesignResult], None] | None = None,
 ) -> DesignResult:
-    """Search the model's classes for the best circuits that ngspice confirms meet ``spec``.
+    """Search for the best circuits that ngspice confirms meet ``spec``, write them, and
+    hand them to the ``candidates_ready`` plugins (``search`` does the searching; its
+    arguments come first).
+
+    Args:
+        out_dir: write design ``k`` into this folder as ``design_{k}`` + the ``fmt``
+            suffix and as the SPICE deck ``design_{k}.cir`` (``fmt`` ``"spice"``: the deck
+            alone), all files or none (``result.files``). Checked before the search; an
+            existing file needs ``force``.
+        fmt: the ``plugins.exporters()`` name of the design files beside the deck.
+        plot: with ``out_dir``, also ``best_bode.png`` (the best design, re-simulated by
+            ``simulator``) and ``convergence.png`` (best FoM against samples).
+        on_result: called with the result once its files are written, before the
+            ``candidates_ready`` plugins receive the designs (the CLI prints it there).
+
+    Raises:
+        SpecError: when no training class can meet the spec (names the nearest feasible one).
+        CktGenError: an unknown ``fmt`` or ``simulator`` (lists the known ones), ``plot``
+            without ``out_dir``, or an ``out_dir`` that cannot be written.
+        PluginError: a ``candidates_ready`` plugin, an exporter or a simulator failed.
+    """
+    from .fileio import check_output_dir
+    from .plugins import fire_candidates_ready, get_simulator
+
+    if plot and out_dir is None:
+        raise CktGenError("plot needs out_dir: the plots are written beside the designs")
+    writers = _writers(fmt) if out_dir is not None else []
+    if out_dir is not None:
+        check_output_dir(out_dir, _names(writers, top, plot), force)
+    result = search(
+        spec,
+        budget=budget,
+        batch=batch,
+        top=top,
+        model=model,
+        strategy=strategy,
+        seed=seed,
+        seconds=seconds,
+        workers=workers,
+        on_step=on_step,
+        objective=objective,
+        refine=refine,
+        simulator=simulator,
+    )
+    if out_dir is not None:
+        sim = get_simulator(simulator)
+        result.files = _write(result, Path(out_dir), writers, plot, sim, force)
+    if on_result is not None:
+        on_result(result)
+    ds = result.designs
+    fire_candidates_ready(
+        result.spec, [d.circuit for d in ds], [d.measurement for d in ds], out_dir
+    )
+    return result
+
+
+def search(
+    spec: Spec | str,
+    budget: int = 256,
+    batch: int = 16,
+    top: int = 5,
+    model: Any = None,
+    strategy: str = "ucb",
+    seed: int = 0,
+    seconds: float | None = None,
+    workers: int | None = None,
+    on_step: Callable[[int, float | None, int], None] | None = None,
+    objective: str = "fom",
+    refine: int = 16,
+    simulator: str = "ngspice",
+) -> DesignResult:
+    """Search the model's classes for the best circuits that ``simulator`` confirms meet
+    ``spec``: ``design`` without files or plugins (the auto-design protocol runs this).
 
     Each pull generates ``batch`` circuits of the bandit's class and the exact engine
-    (netlist/fastac.py, ngspice's numbers to 1e-7) screens them. After the search the
-    ``refine`` best screened circuits (passes by objective, then the closest misses) are
-    sized into the spec in one batch (``sizing.size``, same topology). Designs rank by
-    ``objective`` (``fom``: highest benchmark FoM; ``power``: least Σ|gm|; ``margin``:
-    nearest the box centre); at the end ngspice re-measures the best ones, and only those
-    it confirms are reported.
+    (``"fast"``, netlist/fastac.py: ngspice's numbers to 1e-7) screens them. After the
+    search the ``refine`` best screened circuits (passes by objective, then the closest
+    misses) are sized into the spec in one batch (``sizing.size``, same topology). Designs
+    rank by ``objective`` (``fom``: highest benchmark FoM; ``power``: least Σ|gm|;
+    ``margin``: nearest the box centre); at the end ``simulator`` re-measures the best
+    ones, and only those it confirms are reported.
 
     Args:
         budget: samples (generated circuits) to spend; ``seconds`` optionally caps wall time.
@@ -181,13 +211,15 @@ def design(
         top: how many distinct best designs to keep.
         on_step: called after each pull with (samples, best FoM or None, feasible count).
         refine: circuits sized after the search (0: none).
+        simulator: the ``plugins.simulators()`` name that confirms the designs.
 
     Raises:
         SpecError: when no training class can meet the spec (names the nearest feasible one).
+        CktGenError: an unknown ``simulator`` (lists the known ones).
     """
     import torch
 
-    from .netlist.fastac import verify as screen
+    from .plugins import get_simulator
     from .sizing import OBJECTIVES, size
     from .training.checkpoint import load_model
 
@@ -197,8 +229,9 @@ def design(
         raise CktGenError(f"budget and batch must be >= 1, found {budget} and {batch}")
     if objective not in OBJECTIVES:
         raise CktGenError(f"unknown objective {objective!r}; choose from {', '.join(OBJECTIVES)}")
-    warm = _warm_ngspice()
-    if model is None or isinstance(model, str):
+    screen, confirm = get_simulator("fast"), get_simulator(simulator)
+    warm = _warm_ngspice() if simulator == "ngspice" else None
+    if model is None or isinstance(model, str | Path):
         model = load_model(model)
     keys = model_classes(model)
     yields = class_yields(spec, model)
@@ -231,7 +264,7 @@ def design(
             decoded = model.generate(torch.tensor([arms[arm]] * k), gen)
         circuits = [d.to_circuit() for d in decoded]
         samples += k
-        results = [r.measurement for r in screen(circuits, spec=spec)]
+        results = [r.measurement for r in screen.verify(circuits, spec=spec)]
         pool.extend((c, m, arms[arm], samples) for c, m in zip(circuits, results))
         reward = 0.0
         for c, m in zip(circuits, results):
@@ -270,8 +303,9 @@ def design(
                 ):
                     found[key] = d
     ranked = sorted(found.values(), key=lambda d: _rank(d, objective, spec))
-    designs = _confirmed(ranked, spec, top, workers)
-    warm.join()
+    designs = _confirmed(ranked, spec, top, confirm, workers)
+    if warm is not None:
+        warm.join()
     return DesignResult(
         spec,
         designs,
@@ -284,6 +318,36 @@ def design(
         strategy,
         {"objective": objective, "refined": sized, "screened_by": "fast"},
     )
+
+
+def _writers(fmt: str) -> list:
+    """The exporters of one design: ``fmt``, then the SPICE deck unless ``fmt`` is it."""
+    from .plugins import get_exporter
+
+    main, deck = get_exporter(fmt), get_exporter("spice")
+    return [main] if main.name == deck.name else [main, deck]
+
+
+def _names(writers: list, count: int, plot: bool) -> list[str]:
+    names = [f"design_{k}{w.suffix}" for k in range(count) for w in writers]
+    return names + (["best_bode.png", "convergence.png"] if plot else [])
+
+
+def _write(result: DesignResult, out_dir: Path, writers: list, plot: bool, sim, force) -> list:
+    """The designs through ``writers`` (and the plots), all files or none."""
+    from .fileio import write_folder
+
+    files: dict[str, str | bytes] = {}
+    for k, d in enumerate(result.designs):
+        for w in writers:
+            files[f"design_{k}{w.suffix}"] = w.write(d.circuit)
+    if plot and result.best is not None:
+        from .plotting import bode_png, convergence_png
+
+        (r,) = sim.verify([result.best.circuit], spec=result.spec, keep_sweep=True)
+        files["best_bode.png"] = bode_png(r.freq_hz, r.h, r.measurement, "best design")
+        files["convergence.png"] = convergence_png(result.history)
+    return write_folder(out_dir, files, force=force)
 
 
 def _warm_ngspice():
@@ -328,16 +392,15 @@ def _reward(d: Design, objective: str, scale: float, spec: Spec) -> float:
     return 1.0 / (1.0 + _rank(d, objective, spec))
 
 
-def _confirmed(ranked: list[Design], spec: Spec, top: int, workers) -> list[Design]:
-    """The first ``top`` of ``ranked`` that ngspice confirms meet ``spec`` (its numbers)."""
-    from .netlist.ngspice import verify
-
+def _confirmed(ranked: list[Design], spec: Spec, top: int, sim, workers) -> list[Design]:
+    """The first ``top`` of ``ranked`` that ``sim`` confirms meet ``spec`` (its numbers)."""
     out: list[Design] = []
     i = 0
     while len(out) < top and i < len(ranked):
         chunk = ranked[i : i + 2 * (top - len(out))]
         i += len(chunk)
-        for d, r in zip(chunk, verify([d.circuit for d in chunk], spec=spec, workers=workers)):
+        checked = sim.verify([d.circuit for d in chunk], spec=spec, workers=workers)
+        for d, r in zip(chunk, checked):
             if r.measurement.valid and r.measurement.meets_spec and len(out) < top:
                 out.append(Design(d.circuit, r.measurement, d.spec_class, d.sample))
     return out

@@ -5,23 +5,35 @@ every joint class of the model's training set whose physical region intersects t
 constraint box (docs/spec.md); classes whose region lies wholly inside the box come first,
 since any circuit that lands in them meets the spec. Candidates are spread round-robin over
 those classes. Decodes that are not valid circuits are kept and reported with the reason.
-With ``verify`` every valid candidate is simulated with ngspice and the list is ranked:
-meets-spec first, then by FoM.
+With ``verify`` every valid candidate is simulated (ngspice, or any simulator of
+``plugins.simulators()``) and the list is ranked: meets-spec first, then by FoM. With
+``out_dir`` the valid candidates are written through the exporter registry; every run ends
+by handing its candidates to the ``candidates_ready`` plugins. Which classes serve a spec is
+``spec_classes``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
-import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .circuit import Circuit
 from .errors import CktGenError, SpecError
-from .spec import QUANTITIES, Interval, Spec, class_region, parse_spec
+from .spec import Spec, parse_spec
+from .spec_classes import (  # noqa: F401  (re-exported: generation's public API before the split)
+    class_yields,
+    containment,
+    expected_containment,
+    expected_yield,
+    feasible_classes,
+    model_classes,
+    nearest_feasible,
+    working_classes,
+)
 
 
 @dataclass
@@ -66,6 +78,7 @@ class GenerationResult:
     model: str
     seconds: float = 0.0
     info: dict[str, Any] = field(default_factory=dict)
+    files: list[Path] = field(default_factory=list)  # written with ``out_dir``, ranked
 
     @property
     def verified(self) -> bool:
@@ -82,97 +95,6 @@ class GenerationResult:
             "refine": self.info.get("refine"),
             "candidates": [c.to_dict() for c in self.candidates],
         }
-
-
-def _overlap(a: Interval, b: Interval) -> float:
-    """Share of the finite interval ``b`` that lies inside ``a`` (0…1)."""
-    lo = b.lo if a.lo is None else max(a.lo, b.lo)
-    hi = b.hi if a.hi is None else min(a.hi, b.hi)
-    return max(0.0, hi - lo) / (b.hi - b.lo)
-
-
-def containment(spec: Spec, cls: tuple[int, int, int]) -> float:
-    """How much of the class region lies inside the spec (product over quantities; the
-    larger over the spec's ``benchmark_boxes``, one per amplifier polarity)."""
-    region = class_region(cls)
-    return max(
-        math.prod(_overlap(getattr(box, q), region[q]) for q in QUANTITIES)
-        for box in spec.benchmark_boxes()
-    )
-
-
-def feasible_classes(
-    spec: Spec, keys: list[tuple[int, int, int]], yields: dict | None = None
-) -> list[tuple[int, int, int]]:
-    """Training classes whose region meets the spec: highest ``class_yields`` first when
-    given, else most-contained first."""
-    hits = [k for k in keys if spec.intersects_class(k)]
-    if yields:
-        return sorted(hits, key=lambda k: (-yields.get(k, 0.0), -containment(spec, k), k))
-    return sorted(hits, key=lambda k: (-containment(spec, k), k))
-
-
-def class_yields(spec: Spec, model: Any, prior_weight: float = 2.0) -> dict | None:
-    """Per joint class, the share of the model's training circuits that pass ``spec``.
-
-    A pass is judged as the product judges it (``Measurement.check``: stable both ways,
-    gain above 0 dB, ``pm`` on the loop margin; or the raw convention for ``stable=any``),
-    from the labels of the model's shipped training benchmark. Small classes are shrunk
-    towards the overall share: (passes + w·base) / (n + w), w = ``prior_weight``. This is
-    what the training data says about where working amplifiers lie; classes mostly made of
-    oscillators rank last. None when the benchmark is not shipped or has no stability
-    labels (then classes are ranked by containment alone).
-    """
-    import numpy as np
-
-    found = _training_labels(model)
-    if found is None:
-        return None
-    bench, rows = found
-    columns = ("valid", "stable", "cl_stable", "gain_db", "ugf_hz", "pm_deg", "pm_loop_deg")
-    a = {k: bench[k][rows] for k in (*columns, "gain_cls", "bw_cls", "pm_cls")}
-    ok = a["valid"].copy()
-    pm = a["pm_loop_deg"] if spec.require_stable else a["pm_deg"]
-    if spec.require_stable:
-        ok &= a["stable"] & a["cl_stable"] & (a["gain_db"] > 0)
-    for iv, x in ((spec.gain_db, a["gain_db"]), (spec.ugf_hz, a["ugf_hz"]), (spec.pm_deg, pm)):
-        ok &= _within(iv, x)
-    base = float(ok.mean()) if ok.size else 0.0
-    keys = [tuple(k) for k in np.stack([a["gain_cls"], a["bw_cls"], a["pm_cls"]], 1).tolist()]
-    counts: dict[tuple, list[int]] = {}
-    for key, hit, valid in zip(keys, ok.tolist(), a["valid"].tolist()):
-        if valid:
-            c = counts.setdefault(key, [0, 0])
-            c[0] += hit
-            c[1] += 1
-    return {k: (h + prior_weight * base) / (n + prior_weight) for k, (h, n) in counts.items()}
-
-
-def _training_labels(model: Any):
-    """``(benchmark, training rows)`` of the model's shipped training benchmark, when its
-    stability columns hold measured verdicts; None otherwise (not shipped, or labels from a
-    file without them, where every row reads unstable)."""
-    from .data.store import shipped_benchmarks, stability_measured
-
-    name = ((getattr(model, "info", None) or {}).get("dataset") or {}).get("name")
-    if name not in shipped_benchmarks():
-        return None
-    bench = _benchmark(name)
-    if not stability_measured(bench.manifest):
-        return None
-    return bench, bench.split_rows("train")
-
-
-def _within(iv: Interval, x):
-    """``Interval.contains`` on an array (NaN is outside)."""
-    import numpy as np
-
-    ok = np.isfinite(x)
-    if iv.lo is not None:
-        ok &= (x > iv.lo) if iv.lo_open else (x >= iv.lo)
-    if iv.hi is not None:
-        ok &= (x < iv.hi) if iv.hi_open else (x <= iv.hi)
-    return ok
 
 
 @contextlib.contextmanager
@@ -197,81 +119,6 @@ def _decode_threads(n: int) -> int:
     return 1 if n <= 256 else torch.get_num_threads()
 
 
-@functools.lru_cache(maxsize=4)
-def _benchmark(name: str):
-    from .data.store import load_benchmark
-
-    return load_benchmark(name)
-
-
-def nearest_feasible(spec: Spec, keys: list[tuple[int, int, int]]) -> Spec:
-    """The smallest relaxation of ``spec`` that some training class meets.
-
-    Each violated bound moves to the far edge of a class region, so every circuit of that
-    class meets the relaxed spec; the class is the one that needs the least relaxation,
-    measured in class widths (100 dB, 1 GHz, 90°).
-    """
-    width = {"gain_db": 100.0, "ugf_hz": 1e9, "pm_deg": 90.0}
-
-    def relax(cls):
-        region, cost, out = class_region(cls), 0.0, {}
-        for q in QUANTITIES:
-            iv, r = getattr(spec, q), region[q]
-            lo, hi = iv.lo, iv.hi
-            if lo is not None and lo >= r.hi:
-                cost += (lo - r.hi) / width[q]
-                lo = r.lo
-            if hi is not None and hi <= r.lo:
-                cost += (r.lo - hi) / width[q]
-                hi = r.hi
-            out[q] = Interval(lo, hi, iv.lo_open, iv.hi_open)
-        return cost, Spec(**out, require_stable=spec.require_stable)
-
-    return min((relax(k) for k in keys), key=lambda t: t[0])[1]
-
-
-def expected_containment(probs, spec: Spec) -> list[float]:
-    """Per circuit: Π over quantities of Σ_class p(class)·(share of the class bin inside the
-    spec), with p from the guidance heads — the model's estimate that it meets the spec
-    (the larger over the spec's ``benchmark_boxes``)."""
-    import torch
-
-    best = torch.zeros(len(probs[0]))
-    for box in spec.benchmark_boxes():
-        score = torch.ones(len(probs[0]))
-        for q, p in zip(QUANTITIES, probs):
-            cls = [0, 0, 0]
-            overlap = []
-            for k in range(p.shape[1]):
-                cls[QUANTITIES.index(q)] = k
-                overlap.append(_overlap(getattr(box, q), class_region(tuple(cls))[q]))
-            score *= p @ torch.tensor(overlap, dtype=p.dtype)
-        best = torch.maximum(best, score)
-    return best.tolist()
-
-
-def expected_yield(probs, yields: dict) -> list[float]:
-    """Per circuit: Σ_class p(class)·yield(class), p the product of the guidance heads'
-    marginals and the yields those of ``class_yields`` — the model's estimate, with what
-    its training data says about each class, that the circuit passes the spec (stability
-    included, which expected containment in the box cannot see)."""
-    import torch
-
-    keys = [k for k in yields if all(k[j] < probs[j].shape[1] for j in range(3))]
-    if not keys:
-        return [0.0] * len(probs[0])
-    g, b, p = (torch.tensor([k[j] for k in keys]) for j in range(3))
-    y = torch.tensor([yields[k] for k in keys], dtype=probs[0].dtype)
-    joint = probs[0][:, g] * probs[1][:, b] * probs[2][:, p]  # (N, classes)
-    return (joint @ y).tolist()
-
-
-def model_classes(model) -> list[tuple[int, int, int]]:
-    from .data.dataset import split_key
-
-    return [split_key(k) for k in model.scheme.train_keys]
-
-
 def generate(
     spec: Spec | str | None = None,
     n: int = 16,
@@ -284,6 +131,11 @@ def generate(
     rerank: int = 1,
     refine: bool = False,
     objective: str = "power",
+    simulator: str = "ngspice",
+    out_dir: str | Path | None = None,
+    fmt: str = "json",
+    force: bool = False,
+    on_result: Callable[[GenerationResult], None] | None = None,
 ) -> GenerationResult:
     """Generate ``n`` candidate circuits for a spec (text or ``Spec``) or one joint class.
 
@@ -293,7 +145,7 @@ def generate(
         model: a loaded ``CktGen``, a shipped model name or a checkpoint path (default
             ``ocb101``).
         seed: seeds the latent samples and the decoding.
-        verify: simulate every valid candidate with ngspice and rank the list.
+        verify: simulate every valid candidate with ``simulator`` and rank the list.
         spec_class: address one joint class ``(gain, bw, pm)`` directly instead of a spec.
         rerank: decode K times as many circuits and keep the best n by the model's own
             classifier-guidance heads: the most likely to pass the spec (spec mode: the
@@ -302,17 +154,35 @@ def generate(
         refine: size every decoded topology toward the spec (or the requested class, as
             a working amplifier where the training data has one in it) with ``sizing.size``
             and ``objective``; ``info["refine"]`` counts the targets met before and after
-            (exact engine). Verification (ngspice) judges the sized circuits.
+            (exact engine). Verification judges the sized circuits.
+        simulator: the ``plugins.simulators()`` name that ``verify`` runs.
+        out_dir: write every valid candidate into this folder as
+            ``candidate_{index:03d}{suffix}``, all files or none (``result.files``). The
+            folder is checked before any work; an existing file needs ``force``.
+        fmt: the ``plugins.exporters()`` name the files are written in.
+        on_result: called with the result once its files are written, before the
+            ``candidates_ready`` plugins receive it (the CLI prints it there).
 
     Raises:
         SpecError: when no training class can meet the spec (names the nearest feasible
             spec) or ``spec_class`` is not a training class.
+        CktGenError: an unknown ``fmt`` or ``simulator`` (lists the known ones), or an
+            ``out_dir`` that cannot be written.
+        PluginError: a ``candidates_ready`` plugin, the exporter or the simulator failed.
     """
     import torch
 
+    from .fileio import check_output_dir
+    from .plugins import get_exporter, get_simulator
     from .training.checkpoint import load_model
 
     t0 = time.perf_counter()
+    # every name and the folder are checked before the model loads
+    exporter = get_exporter(fmt) if out_dir is not None else None
+    sim = get_simulator(simulator) if verify else None
+    if out_dir is not None:
+        names = [f"candidate_{i:03d}{exporter.suffix}" for i in range(n)]
+        check_output_dir(out_dir, names, force)
     if model is None or isinstance(model, str | Path):
         name = str(model or "ocb101")
         model = load_model(model, with_encoder=rerank > 1)
@@ -379,26 +249,38 @@ def generate(
                 c.index = i
             info["refine"]["kept"] = n
     if verify:
-        _verify(candidates, spec, workers, progress)
-    return GenerationResult(spec, classes, candidates, name, time.perf_counter() - t0, info)
+        _verify(candidates, spec, sim, workers, progress)
+    result = GenerationResult(spec, classes, candidates, name, time.perf_counter() - t0, info)
+    if out_dir is not None:
+        result.files = _write(candidates, Path(out_dir), exporter, force)
+    _hand_over(result, out_dir, on_result)
+    return result
+
+
+def _write(candidates: list[Candidate], out_dir: Path, exporter: Any, force: bool) -> list[Path]:
+    """Every valid candidate through ``exporter``, all files or none."""
+    from .fileio import write_folder
+
+    files = {
+        f"candidate_{c.index:03d}{exporter.suffix}": exporter.write(c.circuit)
+        for c in candidates
+        if c.valid
+    }
+    return write_folder(out_dir, files, force=force)
+
+
+def _hand_over(result: GenerationResult, out_dir, on_result) -> None:
+    """``on_result``, then the valid candidates (ranked) to the ``candidates_ready`` hook."""
+    from .plugins import fire_candidates_ready
+
+    if on_result is not None:
+        on_result(result)
+    valid = [c for c in result.candidates if c.valid]
+    circuits, measurements = [c.circuit for c in valid], [c.measurement for c in valid]
+    fire_candidates_ready(result.spec, circuits, measurements, out_dir)
 
 
 REFINE_POOL = 2  # generate --refine sizes this many topologies per candidate it returns
-
-
-def working_classes(model: Any) -> set[tuple[int, int, int]] | None:
-    """Joint classes holding at least one working amplifier (stable both ways, gain above
-    0 dB) among the model's shipped training labels; None when unknown."""
-    import numpy as np
-
-    found = _training_labels(model)
-    if found is None:
-        return None
-    bench, rows = found
-    ok = bench["valid"][rows] & bench["stable"][rows] & bench["cl_stable"][rows]
-    ok &= bench["gain_db"][rows] > 0
-    cls = np.stack([bench[k][rows] for k in ("gain_cls", "bw_cls", "pm_cls")], 1)[ok]
-    return {tuple(k) for k in cls.tolist()}
 
 
 def _refined_rank(c: Candidate) -> tuple[int, int]:
@@ -445,11 +327,10 @@ def _refine(candidates, spec, spec_class, model, objective: str, seed: int) -> d
     }
 
 
-def _verify(candidates: list[Candidate], spec: Spec | None, workers, progress) -> None:
-    from .netlist.ngspice import verify as run_verify
-
+def _verify(candidates: list[Candidate], spec: Spec | None, sim, workers, progress) -> None:
+    """Simulate the valid candidates with ``sim`` (a ``plugins.Simulator``) and rank them."""
     valid = [c for c in candidates if c.valid]
-    results = run_verify([c.circuit for c in valid], spec=spec, workers=workers, progress=progress)
+    results = sim.verify([c.circuit for c in valid], spec=spec, workers=workers, progress=progress)
     for c, r in zip(valid, results):
         c.measurement = r.measurement
         if r.measurement.valid:

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from .netlist.units import SI_PREFIXES
+
 
 def si(value: float | None, unit: str, digits: int = 3) -> str:
     """``2.1e9, "Hz"`` → ``"2.1 GHz"``; None → ``"-"``."""
     if value is None:
         return "-"
-    for scale, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"), (1, "")):
-        if abs(value) >= scale:
-            return f"{value / scale:.{digits}g} {prefix}{unit}"
     if value == 0:
         return f"0 {unit}"
-    for scale, prefix in ((1e-3, "m"), (1e-6, "µ"), (1e-9, "n"), (1e-12, "p"), (1e-15, "f")):
+    for exp, prefix in sorted(SI_PREFIXES.items(), reverse=True):  # tera down to femto
+        scale = float(f"1e{exp}")
         if abs(value) >= scale:
-            return f"{value / scale:.{digits}g} {prefix}{unit}"
+            return f"{value / scale:.{digits}g} {'µ' if exp == -6 else prefix}{unit}"
     return f"{value:.{digits}g} {unit}"
 
 

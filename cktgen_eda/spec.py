@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 
 from .errors import SpecError
+from .netlist.units import SI_EXPONENTS, SI_PREFIXES
 
 # Fixed normalisation offsets of the OCB CSVs (docs/benchmark.md §4.4): each is "minus the pooled
 # raw minimum, plus 1e-5". Classes are the floors of the normalised values (§4.5).
@@ -24,17 +25,9 @@ FOM_OFFSET = 3.20001
 QUANTITIES = ("gain_db", "ugf_hz", "pm_deg")
 _ALIASES = {"gain": "gain_db", "ugf": "ugf_hz", "bw": "ugf_hz", "pm": "pm_deg"}
 _UNITS = {"gain_db": "dB", "ugf_hz": "Hz", "pm_deg": "deg"}
-_PREFIX = {
-    "": 1.0,
-    "k": 1e3,
-    "K": 1e3,
-    "M": 1e6,
-    "meg": 1e6,
-    "Meg": 1e6,
-    "MEG": 1e6,
-    "G": 1e9,
-    "T": 1e12,
-}
+# Hz prefixes: the SI ones from 1 up (M is mega), K as k, and SPICE's meg in any case.
+_PREFIX = {p: float(f"1e{e}") for p, e in SI_EXPONENTS.items() if e >= 0}
+_PREFIX.update(K=1e3, meg=1e6, Meg=1e6, MEG=1e6)
 # What a spec may ask for at all: beyond these a number is a typo or an attack, not a target
 # (1e300 dB used to wrap into a nonsense "nearest feasible" suggestion).
 LIMITS = {"gain_db": (-500.0, 500.0), "ugf_hz": (0.0, 1e15), "pm_deg": (-360.0, 360.0)}
@@ -192,7 +185,8 @@ def _shifted_pm(iv: Interval) -> list[Interval]:
 def _fmt(x: float, q: str) -> str:
     """Short text of ``x`` (with an SI prefix for ugf) that parses back to exactly ``x``."""
     if q == "ugf_hz":
-        for prefix, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        for exp in (9, 6, 3):
+            prefix, scale = SI_PREFIXES[exp], float(f"1e{exp}")
             if abs(x) >= scale:
                 text = f"{x / scale:.12g}"
                 if float(text) * scale == x:

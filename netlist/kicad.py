@@ -39,7 +39,7 @@ from pathlib import Path
 from ..circuit import Circuit
 from ..errors import NetlistError
 from .testbench import GND, IN_NET, SOURCE, Testbench, build_testbench
-from .units import format_spice_number
+from .units import SI_EXPONENTS, SI_PREFIXES, format_engineering, format_spice_number
 
 # Namespace of every uuid we write: uuid5(NAMESPACE, circuit digest) names the root sheet,
 # uuid5(root, item key) each item, so the same circuit always gives the same file.
@@ -50,7 +50,6 @@ META_TAG = "cktgen-eda meta:"
 GND_LABEL = "GND"  # net name of power:GND; KiCad's simulator maps it to node 0
 GND_NAMES = frozenset({"0", "gnd", "gnda", "agnd", "gndref"})
 TITLE = "cktgen-eda OCB op-amp testbench"
-AC_COMMAND = ".ac dec 100 1 100G"  # docs/benchmark.md §4.3
 DEFAULT_PROJECT = "cktgen"
 
 
@@ -210,24 +209,9 @@ def parse_annotation(comments: list[str], source: str) -> dict | None:
 
 
 # ------------------------------------------------------------------ numbers (SI notation)
-_WRITE_SI = {-15: "f", -12: "p", -9: "n", -6: "u", -3: "m", 0: "", 3: "k", 6: "M", 9: "G", 12: "T"}
-_READ_SI = {
-    "a": -18,
-    "f": -15,
-    "p": -12,
-    "n": -9,
-    "u": -6,
-    "µ": -6,
-    "μ": -6,
-    "m": -3,
-    "k": 3,
-    "K": 3,
-    "M": 6,
-    "G": 9,
-    "T": 12,
-    "R": 0,
-    "r": 0,
-}
+# KiCad reads SI letters as written (M is mega), micro also as µ or μ, K as k; R is the
+# decimal point of "4R7"
+_READ_SI = {**SI_EXPONENTS, "µ": -6, "μ": -6, "K": 3, "R": 0, "r": 0}
 _SI = re.compile(
     r"([+-]?)(\d+(?:\.\d*)?|\.\d+)(?:[eE]([+-]?\d{1,4}))?\s*"
     r"(meg|Meg|MEG|[afpnuµμmkKMGTRr])?(\d+)?\s*([A-Za-zΩ]{0,4})"
@@ -236,13 +220,7 @@ _SI = re.compile(
 
 def format_kicad_number(value: float) -> str:
     """Shortest exact KiCad (SI-notation) text for a float: ``1M`` is 1e6, ``382f`` 3.82e-13."""
-    if value == 0:
-        return "0"
-    d = Decimal(repr(float(value)))
-    exp3 = (d.adjusted() // 3) * 3
-    if exp3 not in _WRITE_SI:
-        return repr(float(value))
-    return format(d.scaleb(-exp3).normalize(), "f") + _WRITE_SI[exp3]
+    return format_engineering(value, SI_PREFIXES)
 
 
 def parse_kicad_number(text: str) -> float:

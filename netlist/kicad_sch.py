@@ -13,7 +13,8 @@ from functools import cache
 
 from ..circuit import Circuit
 from ..subgraphs import POSITION_NAMES
-from .kicad import AC_COMMAND, GND_LABEL, TITLE, annotation, components, item_uuid, sheet_uuid
+from .kicad import GND_LABEL, TITLE, annotation, components, item_uuid, sheet_uuid
+from .spice import AC_CARD
 from .testbench import GND, IN_NET, OUT_NET
 
 VERSION = 20230121  # KiCad 7.0 schematic format
@@ -232,7 +233,7 @@ def write_schematic(circuit: Circuit, project: str) -> str:
     out += ["  )", "", "  (lib_symbols"]
     out += [f"    {block}" for block in _lib_symbols()]
     out += ["  )", ""]
-    out.append("  " + _text(AC_COMMAND, X0 - 5.08, 17.78, item_uuid(root, "text/ac")))
+    out.append("  " + _text(AC_CARD, X0 - 5.08, 17.78, item_uuid(root, "text/ac")))
     out.append("  " + _text(_note(circuit, tb), X0 - 5.08, 25.4, item_uuid(root, "text/note")))
 
     columns: dict[int, int] = {}  # circuit node → column (the source has column 0)

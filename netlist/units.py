@@ -14,24 +14,32 @@ from functools import lru_cache
 
 from ..errors import NetlistError
 
-# single-letter scale factors; "meg" and "mil" are matched before these
-_SPICE_SUFFIX = {"t": 12, "g": 9, "k": 3, "m": -3, "u": -6, "n": -9, "p": -12, "f": -15, "a": -18}
-_SPECTRE_SUFFIX = {
-    "T": 12,
-    "G": 9,
-    "M": 6,
-    "K": 3,
-    "k": 3,
-    "m": -3,
-    "u": -6,
-    "n": -9,
-    "p": -12,
-    "f": -15,
+# SI prefix → power of ten, atto to tera; case matters (M is mega, m milli), as in KiCad,
+# Spectre and spec text. The one table of this package: each notation (SPICE, Spectre, KiCad,
+# spec text, report) takes the part it shares and adds its own letters.
+SI_EXPONENTS = {
     "a": -18,
+    "f": -15,
+    "p": -12,
+    "n": -9,
+    "u": -6,
+    "m": -3,
+    "": 0,
+    "k": 3,
+    "M": 6,
+    "G": 9,
+    "T": 12,
 }
+# Power of ten → the prefix we write, femto to tera.
+SI_PREFIXES = {e: p for p, e in SI_EXPONENTS.items() if e >= -15}
+
+# SPICE: one case-insensitive letter, M is milli (mega is "meg", matched before these, as "mil")
+_SPICE_SUFFIX = {p.lower(): e for p, e in SI_EXPONENTS.items() if p and p != "M"}
+# Spectre: case-sensitive, K is kilo too
+_SPECTRE_SUFFIX = {**{p: e for p, e in SI_EXPONENTS.items() if p}, "K": 3}
 _NUM = re.compile(r"^([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)([A-Za-z]*)$")
-# engineering exponent → suffix written by us (ngspice dialect)
-_WRITE_SUFFIX = {-15: "f", -12: "p", -9: "n", -6: "u", -3: "m", 0: "", 3: "k", 6: "Meg", 9: "G"}
+# engineering exponent → suffix written by us (ngspice dialect: no T, mega as Meg)
+_WRITE_SUFFIX = {**{e: p for e, p in SI_PREFIXES.items() if e <= 9}, 6: "Meg"}
 
 
 def _scaled(mantissa: str, exponent: int) -> float:
@@ -82,11 +90,16 @@ def format_spice_number(value: float) -> str:
 
     ``parse_spice_number(format_spice_number(x)) == x`` for every finite float.
     """
+    return format_engineering(value, _WRITE_SUFFIX)
+
+
+def format_engineering(value: float, suffixes: dict[int, str]) -> str:
+    """Shortest exact text for a float as mantissa + ``suffixes[exponent]``, the exponent a
+    multiple of 3 (``repr`` outside the table), e.g. ``SI_PREFIXES``: ``382f``, ``1M``."""
     if value == 0:
         return "0"
     d = Decimal(repr(float(value)))
     exp3 = (d.adjusted() // 3) * 3
-    if exp3 not in _WRITE_SUFFIX:
+    if exp3 not in suffixes:
         return repr(float(value))
-    mantissa = format(d.scaleb(-exp3).normalize(), "f")
-    return mantissa + _WRITE_SUFFIX[exp3]
+    return format(d.scaleb(-exp3).normalize(), "f") + suffixes[exp3]

@@ -186,7 +186,10 @@ def fire_candidates_ready(
 ) -> None:
     """Hand generated candidates to every ``candidates_ready`` implementation.
 
-    Every plugin runs even when an earlier one fails; then the failures are raised together.
+    The one place the hook fires: ``generation.generate`` and ``design.design`` call it
+    once per run, after their files are written, so the CLI and the Python API hand over
+    the same results. Every plugin runs even when an earlier one fails; then the failures
+    are raised together.
 
     Raises:
         PluginError: one or more plugins raised (the message names each of them).
@@ -324,7 +327,14 @@ def _one_line(exc: BaseException) -> str:
     return text if len(text) <= 200 else text[:199] + "…"
 
 
-from .registry import Exporter, Simulator, exporters, simulators  # noqa: E402
+from .registry import (  # noqa: E402
+    Exporter,
+    Simulator,
+    exporters,
+    get_exporter,
+    get_simulator,
+    simulators,
+)
 
 __all__ = [
     "DEFAULT_PLUGINS",
@@ -332,7 +342,9 @@ __all__ = [
     "Simulator",
     "exporters",
     "fire_candidates_ready",
+    "get_exporter",
     "get_plugins",
+    "get_simulator",
     "hookimpl",
     "load_plugins",
     "pm",

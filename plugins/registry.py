@@ -1,7 +1,10 @@
 """Exporter and simulator tables, rebuilt from the plugins' registration hooks on each read.
 
-Part of ``cktgen_eda.plugins`` (re-exported there): ``exporters()`` backs ``generate --format``
-and ``export --format``; ``simulators()`` lists ngspice and any simulator a plugin adds.
+Part of ``cktgen_eda.plugins`` (re-exported there): ``exporters()`` backs every file a
+circuit is written to (``generate --out --format``, ``design --out``, ``export --format``);
+``simulators()`` backs every simulation the library runs (``verify``, ``generate --verify``,
+``design``, ``evaluate``): the built-in ``ngspice`` and ``fast`` and any simulator a plugin
+adds. ``get_exporter(name)`` and ``get_simulator(name)`` look one up by name.
 
 Each plugin's registrations are taken on their own, built-in plugins first: a plugin whose
 hook raises loses all it registered in that call; a malformed registration, or one whose
@@ -16,7 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import PluginError
+from ..errors import CktGenError, PluginError
 from . import (
     _announce,
     _call,
@@ -122,6 +125,31 @@ def simulators() -> dict[str, Simulator]:
         return Simulator(name, runner, _text(description), plugin)
 
     return _table("register_simulators", "simulator", make)
+
+
+def get_exporter(name: str) -> Exporter:
+    """The exporter registered as ``name``.
+
+    Raises:
+        CktGenError: no exporter has that name (the message lists the known ones).
+    """
+    return _lookup(exporters(), name, "format")
+
+
+def get_simulator(name: str) -> Simulator:
+    """The simulator registered as ``name`` (``"ngspice"``, ``"fast"`` or a plugin's).
+
+    Raises:
+        CktGenError: no simulator has that name (the message lists the known ones).
+    """
+    return _lookup(simulators(), name, "simulator")
+
+
+def _lookup(table: dict[str, Any], name: str, kind: str) -> Any:
+    if name not in table:
+        known = ", ".join(sorted(table)) or "none"
+        raise CktGenError(f"unknown {kind} {_short(name)}; known {kind}s: {known}")
+    return table[name]
 
 
 def _table(hook: str, kind: str, make: Callable[..., Any]) -> dict[str, Any]:

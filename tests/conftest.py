@@ -1,29 +1,28 @@
-"""Shared fixtures: circuits built in code, the shared benchmark data, a seeded generator."""
+"""Shared fixtures: circuits built in code, the vendored benchmark data, a tiny model.
+
+Plain helpers (paths, data builders) live in helpers.py; test modules import them from there.
+"""
 
 from __future__ import annotations
 
 import os
-import random
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("CKTGEN_EDA_LOAD_PLUGINS", "0")
 
-from cktgen_eda.circuit import Circuit, Node, load_circuit  # noqa: E402
-from cktgen_eda.data.generator import sample_circuit  # noqa: E402
+from helpers import DATA, EXAMPLES, ROOT, small_bench  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
-EXAMPLES = ROOT / "examples" / "circuits"
+from cktgen_eda.circuit import Circuit, Node, load_circuit  # noqa: E402
+
+__all__ = ["DATA", "EXAMPLES", "ROOT"]  # kept importable for modules not yet on helpers.py
 
 
 @pytest.fixture
 def spectre_example() -> Path:
-    path = SHARED / "data" / "ocb_spectre_example.scs"
-    if not path.exists():
-        pytest.skip("shared/ data not available")
-    return path
+    """The Spectre netlist of one OCB circuit, as the original flow wrote it (tests/data)."""
+    return DATA / "ocb_spectre_example.scs"
 
 
 @pytest.fixture
@@ -40,10 +39,23 @@ def one_stage() -> Circuit:
     ).validate()
 
 
-def random_circuits(n: int, seed: int = 0) -> list[Circuit]:
-    """n random OCB-style circuits from the released generator's procedure."""
-    rng = random.Random(seed)
-    return [sample_circuit(rng) for _ in range(n)]
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    """An untrained tiny CktGen on ``small_bench``'s scheme and its checkpoint: (model, path)."""
+    import torch
+
+    from cktgen_eda.data.dataset import clean
+    from cktgen_eda.model.cktgen import CktGen
+    from cktgen_eda.model.registry import make_config
+    from cktgen_eda.training.checkpoint import save_checkpoint
+
+    torch.manual_seed(0)
+    cleaned = clean(small_bench())
+    model = CktGen(make_config("cktgen", "tiny"), cleaned.scheme).eval()
+    path = save_checkpoint(
+        tmp_path_factory.mktemp("m") / "tiny.pt", model, {"epoch": 1, "metrics": {"validity": 1.0}}
+    )
+    return model, path
 
 
 def _libngspice_loads() -> bool:

@@ -12,8 +12,8 @@ from cktgen_eda.model.baselines import cvaegan, ldt
 from cktgen_eda.model.baselines.cvaegan import CVAEGAN
 from cktgen_eda.model.baselines.ldt import LDT, LDTConfig
 from cktgen_eda.model.cktgen import CktGen
-from cktgen_eda.model.cktgen import preset as cktgen_preset
 from cktgen_eda.model.generator import Decoded
+from cktgen_eda.model.registry import make_config
 from cktgen_eda.training.checkpoint import save_checkpoint
 
 
@@ -46,14 +46,14 @@ def test_ldt_config_checks():
     with pytest.raises(CktGenError, match="unknown key 'bogus'"):
         LDTConfig.from_dict({"vae": {"bogus": 1}})
     with pytest.raises(CktGenError, match="divide"):
-        ldt.preset("tiny", tokens=3)
+        make_config("ldt", "tiny", tokens=3)
     assert LDTConfig.from_dict({"tokens": 4}).vae == ldt.PRESETS["cpu"].vae
 
 
 def test_cvaegan_loss_trains_and_decodes(data):
     scheme, _, b = data
     torch.manual_seed(0)
-    model = CVAEGAN(cvaegan.preset("tiny"), scheme)
+    model = CVAEGAN(make_config("cvaegan", "tiny"), scheme)
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
     first = None
     for _ in range(40):
@@ -77,7 +77,7 @@ def test_cvaegan_loss_trains_and_decodes(data):
 def test_cvaegan_adversarial_term_leaves_discriminator_alone(data):
     scheme, _, b = data
     torch.manual_seed(1)
-    model = CVAEGAN(cvaegan.preset("tiny"), scheme)
+    model = CVAEGAN(make_config("cvaegan", "tiny"), scheme)
     terms = model.loss_terms(b)
     terms["adv"].backward(retain_graph=True)
     disc = list(model.discriminator.parameters())
@@ -92,7 +92,7 @@ def test_cvaegan_adversarial_term_leaves_discriminator_alone(data):
 
 def test_cvaegan_without_encoder_generates(data):
     scheme, _, b = data
-    model = CVAEGAN(cvaegan.preset("tiny"), scheme, with_encoder=False).eval()
+    model = CVAEGAN(make_config("cvaegan", "tiny"), scheme, with_encoder=False).eval()
     _check_decoded(model.generate(_classes(b)[:4], torch.Generator().manual_seed(0)), 4)
     with pytest.raises(CktGenError, match="circuit encoder"):
         model.reconstruct(b)
@@ -101,7 +101,7 @@ def test_cvaegan_without_encoder_generates(data):
 def test_ldt_trains_denoiser_only(data):
     scheme, train, b = data
     torch.manual_seed(0)
-    model = LDT(ldt.preset("tiny"), scheme)
+    model = LDT(make_config("ldt", "tiny"), scheme)
     with pytest.raises(CktGenError, match="prepare"):
         model.loss(b)
     model.prepare(train, batch_size=4096)
@@ -139,7 +139,7 @@ def test_ldt_trains_denoiser_only(data):
 def test_ldt_from_vae_round_trip(data, tmp_path):
     scheme, train, b = data
     torch.manual_seed(2)
-    vae = CktGen(cktgen_preset("tiny"), scheme)
+    vae = CktGen(make_config("cktgen", "tiny"), scheme)
     path = save_checkpoint(tmp_path / "vae.pt", vae, {"epoch": 0})
     model = LDT.from_vae(path, scheme, d=16, ff=32)
     assert model.config.vae == vae.config.to_dict() and model.config.d == 16

@@ -3,6 +3,8 @@ and the generator's unconstrained (``grammar=False``) path leaves the default on
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 import torch
 
@@ -12,10 +14,11 @@ from cktgen_eda.data.validity import is_valid_circuit
 from cktgen_eda.errors import CktGenError
 from cktgen_eda.model.baselines import cktgnn, pace
 from cktgen_eda.model.generator import CircuitGenerator, Decoded
+from cktgen_eda.model.registry import make_config
 
 MODELS = {
-    "pace": (pace.PACE, pace.PACEConfig, pace.preset),
-    "cktgnn": (cktgnn.CktGNN, cktgnn.CktGNNConfig, cktgnn.preset),
+    "pace": (pace.PACE, pace.PACEConfig, partial(make_config, "pace")),
+    "cktgnn": (cktgnn.CktGNN, cktgnn.CktGNNConfig, partial(make_config, "cktgnn")),
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import random_circuits
+from helpers import random_circuits
 
 from cktgen_eda.circuit import Circuit, Node, fifo_topological_order, from_graph, load_circuit
 from cktgen_eda.errors import DAGError

@@ -9,7 +9,7 @@ import time
 
 import pytest
 from click.testing import CliRunner
-from conftest import EXAMPLES
+from helpers import EXAMPLES
 
 from cktgen_eda.circuit import Circuit, load_circuit
 from cktgen_eda.cli import cli

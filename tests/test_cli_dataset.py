@@ -7,7 +7,7 @@ import json
 
 import pytest
 from click.testing import CliRunner
-from conftest import SHARED
+from helpers import DATA
 
 from cktgen_eda.cli import cli
 from cktgen_eda.data.store import read_benchmark
@@ -32,7 +32,7 @@ def test_build_is_deterministic_and_info_reads_it(tmp_path):
     assert bench["valid"].mean() > 0.8 and len(set(bench["topology"].tolist())) <= 8
 
     r = run("dataset", "info", str(a), "--json")
-    info = json.loads(r.output)
+    info = json.loads(r.stdout)
     assert info["summary"]["rows"] == 80 and info["manifest"]["sha256"] == bench.manifest["sha256"]
     st = info["summary"]["stability"]
     assert set(st) == {"stable", "cl_stable", "both", "working"}
@@ -59,12 +59,10 @@ def test_build_refuses_to_overwrite(tmp_path):
 
 
 def test_info_on_the_original_labels_with_compare():
-    csv101, csv301 = SHARED / "data" / "perform101.csv", SHARED / "data" / "perform301.csv"
-    if not csv101.exists():
-        pytest.skip("shared/ data not available")
+    csv101, csv301 = DATA / "perform101.csv", DATA / "perform301_distinct.csv"
     r = run("dataset", "info", str(csv101), "--compare", str(csv301))
     assert r.exit_code == 0
-    assert "376 train, 265 test" in r.output and "vs perform301.csv" in r.output
+    assert "376 train, 265 test" in r.output and "vs perform301_distinct.csv" in r.output
 
 
 @pytest.mark.parametrize(
@@ -83,7 +81,7 @@ def test_errors_are_one_line(args, message, tmp_path, monkeypatch):
 
 
 def test_export_then_import_through_the_cli(tmp_path):
-    from test_store import synthetic
+    from helpers import synthetic
 
     from cktgen_eda.data.store import write_benchmark
 
@@ -110,5 +108,5 @@ def test_info_lists_shipped_datasets():
     r = run("dataset", "info")
     assert r.exit_code == 0
     assert "ocb101: 10,000 circuits" in r.output and "ocb301: 50,000 circuits" in r.output
-    listing = json.loads(run("dataset", "info", "--json").output)
+    listing = json.loads(run("dataset", "info", "--json").stdout)
     assert listing["ocb101"]["counts"]["train"] == 9000

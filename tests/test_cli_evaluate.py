@@ -12,8 +12,7 @@ from cktgen_eda.cli import cli
 from cktgen_eda.data.dataset import split_datasets
 from cktgen_eda.data.store import load_benchmark
 from cktgen_eda.errors import CktGenError
-from cktgen_eda.model.evaluator import Evaluator, save_evaluator
-from cktgen_eda.model.evaluator import preset as ev_preset
+from cktgen_eda.model.evaluator import Evaluator
 from cktgen_eda.model.registry import KINDS, build_model, make_config
 from cktgen_eda.training.checkpoint import load_model, save_checkpoint
 
@@ -25,10 +24,10 @@ def ocb101_tiny(tmp_path_factory):
     _, _, cleaned = split_datasets(load_benchmark("ocb101"), drop_invalid=True)
     folder = tmp_path_factory.mktemp("tiny")
     model = build_model("cktgen", make_config("cktgen", "tiny"), cleaned.scheme).eval()
-    ev = Evaluator(ev_preset("tiny"), cleaned.scheme).eval()
+    ev = Evaluator(make_config("evaluator", "tiny"), cleaned.scheme).eval()
     return (
         save_checkpoint(folder / "m.pt", model, {"epoch": 1}),
-        save_evaluator(folder / "ev.pt", ev, {}),
+        save_checkpoint(folder / "ev.pt", ev, {}),
         cleaned.scheme,
     )
 
@@ -53,7 +52,7 @@ def test_cond_gen_json(ocb101_tiny):
         "--json",
     )
     assert r.exit_code == 0, r.output
-    out = json.loads(r.output[r.output.index("{") :])
+    out = json.loads(r.stdout)
     assert out["clusters"] == 208 and out["generated"] == 208 and out["validity"] == 1.0
     assert 0 <= out["top1"] <= out["top3"] <= 1 and "verified_spec_acc" not in out
     assert "stable_share" not in out
@@ -64,7 +63,7 @@ def test_cond_gen_verified_stability_beside_spec_acc(ocb101_tiny):
     args = ["evaluate", "--task", "cond-gen", "--model", model, "--evaluator", ev]
     r = run(*args, "--rounds", "1", "--workers", "2", "--json")
     assert r.exit_code == 0, r.output
-    out = json.loads(r.output[r.output.index("{") :])
+    out = json.loads(r.stdout)
     keys = list(out)
     beside = [
         "spec_acc",
@@ -88,7 +87,7 @@ def test_recon_and_uncond_tables(ocb101_tiny):
     assert r.exit_code == 0, r.output
     assert "recon_acc" in r.output and "933" in r.output
     r = run("evaluate", "--task", "uncond", "--model", model, "--samples", "5", "--json")
-    out = json.loads(r.output[r.output.index("{") :])
+    out = json.loads(r.stdout)
     assert out["samples"] == 50 and 0 <= out["novelty"] <= 1
 
 

@@ -7,18 +7,16 @@ import json
 import numpy as np
 import pytest
 import torch
+from click.testing import CliRunner
 
+from cktgen_eda.cli import cli
 from cktgen_eda.data.dataset import CircuitDataset, clean, collate
 from cktgen_eda.data.store import Benchmark, load_benchmark, write_benchmark
 from cktgen_eda.errors import CktGenError
-from cktgen_eda.model.evaluator import (
-    Evaluator,
-    evaluator_path,
-    load_evaluator,
-    preset,
-    save_evaluator,
-)
-from cktgen_eda.training.train_evaluator import evaluate_evaluator, main
+from cktgen_eda.model.evaluator import Evaluator
+from cktgen_eda.model.registry import make_config
+from cktgen_eda.training.checkpoint import evaluator_path, load_evaluator, save_checkpoint
+from cktgen_eda.training.train import TrainConfig, evaluate_evaluator, train
 
 N = 40
 
@@ -34,7 +32,7 @@ def setup():
 
 def tiny(scheme) -> Evaluator:
     torch.manual_seed(0)
-    return Evaluator(preset("tiny"), scheme)
+    return Evaluator(make_config("evaluator", "tiny"), scheme)
 
 
 def test_shapes(setup):
@@ -90,7 +88,7 @@ def test_loss_decreases_on_a_fixed_batch(setup):
 def test_save_load_round_trip(setup, tmp_path):
     _, scheme, ds = setup
     ev, b = tiny(scheme).eval(), ds.all()
-    path = save_evaluator(tmp_path / "ev.pt", ev, {"note": np.float32(1.5)})
+    path = save_checkpoint(tmp_path / "ev.pt", ev, {"note": np.float32(1.5)})
     state = torch.load(path, weights_only=True)  # plain tensors and JSON-able values
     assert state["format"] == "cktgen-eda/evaluator"
     back = load_evaluator(path)
@@ -134,7 +132,7 @@ def test_score_circuits_skips_none(setup):
     assert ev.score_circuits([None])["mask"].tolist() == [False]
 
 
-def test_train_cli_on_a_small_benchmark(setup, tmp_path):
+def test_train_on_a_small_benchmark(setup, tmp_path):
     bench, _, ds = setup
     rows = ds.rows.tolist()
     circuits = [bench.circuit(r) for r in rows]
@@ -148,15 +146,23 @@ def test_train_cli_on_a_small_benchmark(setup, tmp_path):
         manifest={"name": "small"},
     )
     data = write_benchmark(small, tmp_path / "small.npz")
-    out = tmp_path / "ev.pt"
-    args = ["--dataset", str(data), "--out", str(out), "--epochs", "2", "--batch-size", "16"]
-    main([*args, "--preset", "tiny", "--threads", "1", "--no-progress"])
+    cfg = TrainConfig.for_model(
+        "evaluator", dataset=str(data), preset="tiny", epochs=2, batch_size=16, threads=1
+    )
+    assert (cfg.lr, cfg.weight_decay) == (1e-4, 0.0)  # the evaluator's run defaults
+    out = train(cfg, tmp_path / "run", progress=False)
+    assert out == tmp_path / "run" / "last.pt"
     ev = load_evaluator(out)
-    report = ev.info["report"]
-    assert report["epochs"] == 2 and report["n"] == 12
+    report = ev.info["metrics"]
+    assert report["epoch"] == 2 and report["n"] == 12
     assert 0 <= report["joint_acc"] <= report["gain_acc"] <= 1
     assert report == pytest.approx(
         {**evaluate_evaluator(ev, CircuitDataset(small, range(40, 52), ev.scheme)), **report}
     )
-    lines = out.with_suffix(".log.jsonl").read_text().splitlines()
-    assert [json.loads(x).get("epoch") for x in lines[1:3]] == [1, 2]
+    lines = (tmp_path / "run" / "log.jsonl").read_text().splitlines()
+    assert [json.loads(x).get("epoch") for x in lines] == [1, 2]
+    # the same run from the command line, resumed for one more epoch
+    args = ["--dataset", data, "--preset", "tiny", "--epochs", 3, "--out", tmp_path / "run"]
+    r = CliRunner().invoke(cli, ["train", "--model", "evaluator", *map(str, args), "--resume"])
+    assert r.exit_code == 0, r.output
+    assert load_evaluator(out).info["epoch"] == 3

@@ -149,7 +149,7 @@ def test_kicad_netlists_of_any_text_fail_with_our_error(text, wrap):
 
 @pytest.fixture(scope="module")
 def tiny_benchmark(tmp_path_factory):
-    from test_store import synthetic
+    from helpers import synthetic
 
     from cktgen_eda.data.store import write_benchmark
 

@@ -7,17 +7,14 @@ import json
 import pytest
 import torch
 from click.testing import CliRunner
-from test_model import small_bench
+from helpers import small_bench
 
 from cktgen_eda.cli import cli
-from cktgen_eda.data.dataset import clean
 from cktgen_eda.data.store import write_benchmark
 from cktgen_eda.errors import SpecError
 from cktgen_eda.generation import containment, feasible_classes, generate, nearest_feasible
-from cktgen_eda.model.cktgen import CktGen, preset
 from cktgen_eda.report import generation_table
 from cktgen_eda.spec import parse_spec
-from cktgen_eda.training.checkpoint import save_checkpoint
 
 KEYS = [(1, 0, 1), (2, 3, 1), (2, 3, 2), (3, 10, 0)]
 
@@ -34,17 +31,6 @@ def test_nearest_feasible_relaxes_the_violated_bound():
     near = nearest_feasible(parse_spec("gain>=300dB,pm>=0deg"), KEYS)
     assert near.gain_db.lo == pytest.approx(180.469)  # the top gain class's lower edge
     assert near.pm_deg.lo == 0
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    torch.manual_seed(0)
-    cleaned = clean(small_bench())
-    model = CktGen(preset("tiny"), cleaned.scheme).eval()
-    path = save_checkpoint(
-        tmp_path_factory.mktemp("m") / "tiny.pt", model, {"epoch": 1, "metrics": {"validity": 1.0}}
-    )
-    return model, path
 
 
 def test_generate_reports_every_candidate(tiny_model):
@@ -87,7 +73,7 @@ def test_generate_cli_verify_json_and_files(tiny_model, tmp_path):
         ],
     )
     assert r.exit_code == 0, r.output
-    data = json.loads(r.output[r.output.index("{") :])
+    data = json.loads(r.stdout)
     assert len(data["candidates"]) == 6 and data["meets_spec"] is not None
     ranked = [c["measurement"] for c in data["candidates"] if c["measurement"]]
     assert all(m["simulator"].startswith("ngspice") for m in ranked)
@@ -153,8 +139,6 @@ def test_train_cli_runs_and_resumes(tmp_path):
 
 
 def test_expected_yield_weights_class_probabilities_by_pass_share():
-    import torch
-
     from cktgen_eda.generation import expected_yield
 
     yields = {(2, 1, 0): 0.5, (2, 1, 3): 0.1, (1, 0, 0): 0.0}

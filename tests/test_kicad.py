@@ -8,7 +8,7 @@ import re
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import EXAMPLES, ROOT, random_circuits
+from helpers import EXAMPLES, ROOT, random_circuits
 from lxml import etree
 from nodal import solve_testbench
 

@@ -147,7 +147,7 @@ def test_dag_of_and_validity_shares():
     assert M.dag_of(good) == CHAIN
     assert M.validity(decoded) == 0.25
     assert M.valid_dag_share([M.dag_of(d) for d in decoded]) == 0.5
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="at least one graph"):
         M.validity([])
 
 

@@ -2,30 +2,15 @@
 
 from __future__ import annotations
 
-import random
-
-import numpy as np
 import pytest
 import torch
+from helpers import small_bench
 
 from cktgen_eda.data.dataset import CircuitDataset, clean, collate
-from cktgen_eda.data.generator import generate
-from cktgen_eda.data.store import Benchmark
 from cktgen_eda.errors import DAGError
-from cktgen_eda.model.cktgen import CktGen, kl_normal, preset
+from cktgen_eda.model.cktgen import CktGen, kl_normal
+from cktgen_eda.model.registry import make_config
 from cktgen_eda.training.checkpoint import load_model, save_checkpoint
-
-
-def small_bench(n: int = 48) -> Benchmark:
-    rows = list(generate(random.Random(0), n, reuse=1))
-    rng = np.random.default_rng(0)
-    labels = {
-        "valid": np.ones(n, bool),
-        "gain_db": rng.uniform(-10, 230, n),
-        "ugf_hz": rng.uniform(1e7, 4e9, n),
-        "pm_deg": rng.uniform(-170, 170, n),
-    }
-    return Benchmark.from_circuits([c for _, c in rows], labels, n - 8, [t for t, _ in rows])
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +25,7 @@ def setup():
 
 def test_tiny_model_overfits_one_batch(setup):
     _, scheme, ds = setup
-    model = CktGen(preset("tiny", d_enc=32, d_gen=48, ff=96, gen_layers=2), scheme)
+    model = CktGen(make_config("cktgen", "tiny", d_enc=32, d_gen=48, ff=96, gen_layers=2), scheme)
     batch = collate(ds.__getitems__(range(16)))
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
     first = None
@@ -55,7 +40,7 @@ def test_tiny_model_overfits_one_batch(setup):
 
 def test_decodes_are_dags_and_validate_or_report(setup):
     _, scheme, _ = setup
-    model = CktGen(preset("tiny"), scheme).eval()  # untrained: random decodes
+    model = CktGen(make_config("cktgen", "tiny"), scheme).eval()  # untrained: random decodes
     classes = torch.tensor([[scheme.n_gain - 1, 0, 1]] * 64)
     decoded = model.generate(classes, torch.Generator().manual_seed(1))
     valid = 0
@@ -73,7 +58,7 @@ def test_decodes_are_dags_and_validate_or_report(setup):
 
 def test_checkpoint_round_trip_gives_identical_samples(setup, tmp_path):
     _, scheme, ds = setup
-    model = CktGen(preset("tiny"), scheme).eval()
+    model = CktGen(make_config("cktgen", "tiny"), scheme).eval()
     path = save_checkpoint(tmp_path / "m.pt", model, {"epoch": 0, "metrics": {}})
     state = torch.load(path, weights_only=True)  # plain tensors and JSON-able values
     assert state["config"]["d_enc"] == 32
@@ -94,7 +79,7 @@ def test_kl_terms():
 
 def test_rerank_keeps_one_candidate_per_row_scored_by_the_guidance_heads(setup):
     _, scheme, _ = setup
-    model = CktGen(preset("tiny"), scheme).eval()
+    model = CktGen(make_config("cktgen", "tiny"), scheme).eval()
     classes = torch.tensor([[1, 0, 1], [2, 1, 0]])
     picked = model.generate(classes, torch.Generator().manual_seed(2), rerank=4)
     assert len(picked) == 2
@@ -108,7 +93,7 @@ def test_rerank_keeps_one_candidate_per_row_scored_by_the_guidance_heads(setup):
 
 def test_cached_decoding_step_matches_the_full_transformer(setup):
     _, scheme, _ = setup
-    g = CktGen(preset("tiny", gen_layers=2), scheme).eval().generator
+    g = CktGen(make_config("cktgen", "tiny", gen_layers=2), scheme).eval().generator
     z = torch.randn(3, 16)
     types, paths = torch.randint(0, 26, (3, 4)), torch.randint(0, 8, (3, 4))
     sizes = torch.rand(3, 4, 3)
@@ -126,7 +111,7 @@ def test_config_variants_train_and_decode(setup, overrides):
     """log-space size head and the recon preset's spec-free VAE loss."""
     _, scheme, ds = setup
     torch.manual_seed(0)
-    model = CktGen(preset("tiny", **overrides), scheme)
+    model = CktGen(make_config("cktgen", "tiny", **overrides), scheme)
     batch = collate(ds.__getitems__(range(16)))
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
     first = None

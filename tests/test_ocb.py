@@ -6,10 +6,10 @@ import csv
 import pickle
 import random
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import DATA
 
 from cktgen_eda.circuit import Node, from_graph
 from cktgen_eda.data.generator import generate
@@ -21,7 +21,7 @@ from cktgen_eda.subgraphs import SUBGRAPH_TYPES
 
 igraph = pytest.importorskip("igraph")
 
-SHARED_CSV = Path(__file__).resolve().parents[2] / "shared" / "data" / "perform101.csv"
+PERFORM101 = DATA / "perform101.csv"  # the original, all 10,000 rows
 NORMALISED = ("gain", "pm", "bw", "fom")
 RAW = ("gain_db", "ugf_hz", "pm_deg")
 
@@ -269,13 +269,12 @@ def test_reads_vid_and_integer_slots_without_subg_nfeats(tmp_path):
     assert back.n_train == 0  # 80 % of one item
 
 
-@pytest.mark.skipif(not SHARED_CSV.exists(), reason="shared/data/perform101.csv not available")
 def test_aligns_with_perform101_csv(tmp_path):
     pair = ocb_pair(*single(hand_circuit()).graph(0))
     pkl = tmp_path / "ckt_bench_101.pkl"
     pkl.write_bytes(pickle.dumps(([pair] * 9000, [pair] * 1000), protocol=4))
-    back = read_ocb(pkl, SHARED_CSV)
-    rows = np.array([[float(x) for x in r[1:]] for r in list(csv.reader(SHARED_CSV.open()))[1:]])
+    back = read_ocb(pkl, PERFORM101)
+    rows = np.array([[float(x) for x in r[1:]] for r in list(csv.reader(PERFORM101.open()))[1:]])
     assert (len(back), back.n_train, back.name) == (10_000, 9000, "ckt_bench_101")
     assert back["valid"].all() and (rows[:, 0] == 1).all()
     for k, col in enumerate(("gain", "pm", "bw"), start=1):

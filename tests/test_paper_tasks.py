@@ -10,8 +10,8 @@ from cktgen_eda.data.dataset import CircuitDataset, collate, split_datasets
 from cktgen_eda.data.store import load_benchmark
 from cktgen_eda.evaluation import cond_gen, recon
 from cktgen_eda.model.evaluator import Evaluator
-from cktgen_eda.model.evaluator import preset as ev_preset
 from cktgen_eda.model.generator import SLOT_INDEX, Decoded
+from cktgen_eda.model.registry import make_config
 
 
 def as_decoded(circuit) -> Decoded:
@@ -73,7 +73,7 @@ def setup():
     bench = load_benchmark("ocb101")
     train_ds, test_ds, cleaned = split_datasets(bench, drop_invalid=True)
     small = CircuitDataset(bench, cleaned.test_rows[:40], cleaned.scheme)
-    ev = Evaluator(ev_preset("tiny"), cleaned.scheme).eval()
+    ev = Evaluator(make_config("evaluator", "tiny"), cleaned.scheme).eval()
     return bench, train_ds, small, ev
 
 

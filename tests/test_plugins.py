@@ -14,15 +14,15 @@ import click
 import pytest
 import torch
 from click.testing import CliRunner
-from conftest import EXAMPLES, ROOT
-from test_model import small_bench
+from helpers import EXAMPLES, ROOT, small_bench
 
 from cktgen_eda import __version__, load_circuit
 from cktgen_eda import plugins as plugin_layer
 from cktgen_eda.cli import cli
 from cktgen_eda.data.dataset import clean
 from cktgen_eda.errors import PluginError
-from cktgen_eda.model.cktgen import CktGen, preset
+from cktgen_eda.model.cktgen import CktGen
+from cktgen_eda.model.registry import make_config
 from cktgen_eda.netlist import ngspice
 from cktgen_eda.plugins import hookimpl, pm
 from cktgen_eda.training.checkpoint import save_checkpoint
@@ -81,7 +81,7 @@ def invoke(*args):
 @pytest.fixture(scope="module")
 def tiny_path(tmp_path_factory):
     torch.manual_seed(0)
-    model = CktGen(preset("tiny"), clean(small_bench()).scheme).eval()
+    model = CktGen(make_config("cktgen", "tiny"), clean(small_bench()).scheme).eval()
     return save_checkpoint(tmp_path_factory.mktemp("m") / "tiny.pt", model, {"epoch": 1})
 
 
@@ -124,7 +124,7 @@ def test_failing_hook_is_named_and_the_cli_still_works(tiny_path):
         assert "broken (register_commands: ValueError: no commands today)" in warning
         r = invoke("plugins", "--json")
         assert r.exit_code == 0
-        row = next(p for p in json.loads(r.output) if p["name"] == "broken")
+        row = next(p for p in json.loads(r.stdout) if p["name"] == "broken")
         assert "no commands today" in row["error"] and not row["builtin"]
         r = invoke("generate", "--spec", "gain>=0dB", "-n", 2, "--model", tiny_path)
         assert r.exit_code == 1
@@ -135,7 +135,7 @@ def test_failing_hook_is_named_and_the_cli_still_works(tiny_path):
 def test_plugins_lists_the_builtins_with_their_hooks():
     r = invoke("plugins", "--json")
     assert r.exit_code == 0
-    rows = {p["name"]: p for p in json.loads(r.output)}
+    rows = {p["name"]: p for p in json.loads(r.stdout)}
     assert set(plugin_layer.DEFAULT_PLUGINS) <= set(rows)
     spice = rows["cktgen_eda.plugins.spice"]
     assert spice["hooks"] == ["register_exporters", "register_simulators"]

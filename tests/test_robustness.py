@@ -9,7 +9,7 @@ import copy
 import json
 import random
 
-from conftest import random_circuits
+from helpers import random_circuits
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from spectre_writer import write_spectre

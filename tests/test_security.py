@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import EXAMPLES
+from helpers import EXAMPLES
 
 
 @pytest.mark.ngspice

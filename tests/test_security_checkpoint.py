@@ -10,24 +10,23 @@ from dataclasses import fields
 import pytest
 import torch
 from click.testing import CliRunner
-from test_model import small_bench
+from helpers import small_bench
 
 from cktgen_eda.cli import cli
 from cktgen_eda.data.dataset import clean, split_key
 from cktgen_eda.data.store import write_benchmark
 from cktgen_eda.errors import CktGenError
-from cktgen_eda.model.cktgen import CktGen, preset
+from cktgen_eda.model.cktgen import CktGen
 from cktgen_eda.model.evaluator import PRESETS as EV_PRESETS
-from cktgen_eda.model.evaluator import (
-    Evaluator,
-    EvaluatorConfig,
+from cktgen_eda.model.evaluator import Evaluator, EvaluatorConfig
+from cktgen_eda.model.registry import KINDS, _parts, make_config
+from cktgen_eda.training.checkpoint import (
     load_evaluator,
-    save_evaluator,
+    load_model,
+    save_checkpoint,
     shipped_evaluators,
+    shipped_models,
 )
-from cktgen_eda.model.evaluator import preset as ev_preset
-from cktgen_eda.model.registry import KINDS, _parts
-from cktgen_eda.training.checkpoint import load_model, save_checkpoint, shipped_models
 
 HUGE = 2**40  # would need terabytes: the allocation must never be tried
 
@@ -39,8 +38,10 @@ def saved(tmp_path_factory):
     folder = tmp_path_factory.mktemp("ckpt")
     bench = small_bench()
     scheme = clean(bench).scheme
-    model = save_checkpoint(folder / "m.pt", CktGen(preset("tiny"), scheme), {"epoch": 1})
-    ev = save_evaluator(folder / "ev.pt", Evaluator(ev_preset("tiny"), scheme), {})
+    model = save_checkpoint(
+        folder / "m.pt", CktGen(make_config("cktgen", "tiny"), scheme), {"epoch": 1}
+    )
+    ev = save_checkpoint(folder / "ev.pt", Evaluator(make_config("evaluator", "tiny"), scheme), {})
     target = ",".join(map(str, split_key(scheme.train_keys[0])))  # one of its classes
     return model, ev, write_benchmark(bench, folder / "small.npz"), target
 

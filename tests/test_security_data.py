@@ -10,7 +10,7 @@ import zipfile
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from test_store import synthetic
+from helpers import synthetic
 
 from cktgen_eda.cli import cli
 from cktgen_eda.data.store import read_benchmark, write_benchmark

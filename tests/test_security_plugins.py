@@ -14,7 +14,7 @@ import click
 import pluggy
 import pytest
 from click.testing import CliRunner
-from conftest import EXAMPLES
+from helpers import EXAMPLES
 
 from cktgen_eda import plugins as plugin_layer
 from cktgen_eda.cli import cli

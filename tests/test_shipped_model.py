@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 
 from cktgen_eda.generation import generate
-from cktgen_eda.model.cktgen import CktGenConfig, preset
+from cktgen_eda.model.cktgen import CktGenConfig
+from cktgen_eda.model.registry import make_config
 from cktgen_eda.training.checkpoint import read_checkpoint, shipped_models
 
 
@@ -13,7 +14,7 @@ def test_shipped_checkpoint_is_small_safe_and_documented():
     path = shipped_models()["ocb101"]
     assert path.stat().st_size <= 20e6
     state = torch.load(path, weights_only=True)
-    assert CktGenConfig.from_dict(state["config"]) == preset("cpu")
+    assert CktGenConfig.from_dict(state["config"]) == make_config("cktgen", "cpu")
     info = read_checkpoint(path)["info"]
     assert info["dataset"]["name"] == "ocb101" and info["epoch"] == 128
     for key in ("validity", "verified_class_acc", "spec_hit_rate", "recon_acc"):

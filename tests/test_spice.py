@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import EXAMPLES, random_circuits
+from helpers import EXAMPLES, random_circuits
 from spectre_writer import write_spectre
 
 from cktgen_eda.circuit import load_circuit

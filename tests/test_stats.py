@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
-from conftest import SHARED
+from helpers import DATA
 
 from cktgen_eda.data.stats import (
     Labels,
@@ -53,21 +55,34 @@ def test_compare_reports_worst_class_gap():
     assert c["joint_train_ratio"] == pytest.approx(0.5)
 
 
+# perform101.csv in full; of perform301.csv (50,000 rows) the first row of each (split, joint
+# class, pm >= 0), 238 train rows then 233 test rows: joint-class counts depend only on that set.
 @pytest.mark.parametrize(
-    "name, train_classes, test_classes", [("101", 376, 265), ("301", 238, 227)]
+    "name, n_train, train_classes, test_classes",
+    [("perform101.csv", None, 376, 265), ("perform301_distinct.csv", 238, 238, 227)],
 )
-def test_reproduces_cktgen_counts_on_the_original_labels(name, train_classes, test_classes):
-    path = SHARED / "data" / f"perform{name}.csv"
-    if not path.exists():
-        pytest.skip("shared/ data not available")
-    s = summarize(Labels.from_csv(path))
+def test_reproduces_cktgen_counts_on_the_original_labels(
+    name, n_train, train_classes, test_classes
+):
+    s = summarize(Labels.from_csv(DATA / name, n_train=n_train))
     assert s["joint_classes"]["train"] == train_classes
     assert s["joint_classes"]["test"] == test_classes
     assert np.isclose(sum(s["class_shares"]["pm"]), 1)
 
 
+def test_stored_perform301_summary_matches_its_subset():
+    """The stored summary of the full perform301.csv agrees with the vendored subset."""
+    stored = json.loads((DATA / "perform301_summary.json").read_text())["summary"]
+    subset = summarize(Labels.from_csv(DATA / "perform301_distinct.csv", n_train=238))
+    assert (stored["rows"], stored["train"]) == (50_000, 40_000)
+    assert stored["joint_classes"] == subset["joint_classes"]
+    assert set(stored) == set(subset)  # same fields: re-create it when summarize() changes
+    for k in ("gain", "bw", "pm"):
+        assert np.isclose(sum(stored["class_shares"][k]), 1)
+
+
 def test_stability_shares_by_hand():
-    from test_store import synthetic, with_stability
+    from helpers import synthetic, with_stability
 
     # stable: even rows but every 10th (unknown → False); cl_stable: every 3rd row;
     # gain above 0 dB from row 20, so of the 8 "both" rows 6…54 only 24, 36, 42, 48, 54 work

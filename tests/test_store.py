@@ -9,10 +9,10 @@ import zipfile
 
 import numpy as np
 import pytest
+from helpers import synthetic, with_stability
 
 from cktgen_eda.data.generator import generate
 from cktgen_eda.data.store import (
-    Benchmark,
     label_columns,
     load_benchmark,
     read_benchmark,
@@ -20,24 +20,6 @@ from cktgen_eda.data.store import (
     write_benchmark,
 )
 from cktgen_eda.errors import CktGenError
-
-
-def synthetic(n: int = 60, seed: int = 0) -> Benchmark:
-    """Generated circuits with made-up labels (no simulator): every 7th row invalid."""
-    rows = list(generate(random.Random(seed), n, reuse=4))
-    rng = np.random.default_rng(seed)
-    valid = np.arange(n) % 7 != 3
-    labels = {
-        "valid": valid,
-        "gain_db": rng.uniform(-30, 240, n),
-        "ugf_hz": rng.uniform(1e6, 3e10, n),
-        "pm_deg": rng.uniform(-179, 180, n),
-        "reason": ["" if v else "no unity-gain crossing" for v in valid],
-    }
-    circuits = [c for _, c in rows]
-    return Benchmark.from_circuits(
-        circuits, labels, n - n // 10, [t for t, _ in rows], {"name": "synthetic"}
-    )
 
 
 def test_round_trip_is_exact(tmp_path):
@@ -128,18 +110,6 @@ def test_refuses_overwrite_and_unknown_names(tmp_path):
 
 
 # ------------------------------------------------------------------ stability columns
-def with_stability(n: int = 60) -> Benchmark:
-    """``synthetic`` with made-up verdicts: None (unknown) rows must be stored False."""
-    rows = list(generate(random.Random(0), n, reuse=4))
-    labels = {
-        "valid": np.ones(n, bool),
-        "gain_db": np.linspace(-100, 200, n),  # above 0 dB from row 20
-        "ugf_hz": np.full(n, 1e9),
-        "pm_deg": np.full(n, 60.0),
-        "stable": [None if i % 10 == 0 else i % 2 == 0 for i in range(n)],
-        "cl_stable": [i % 3 == 0 for i in range(n)],
-    }
-    return Benchmark.from_circuits([c for _, c in rows], labels, n, manifest={"name": "st"})
 
 
 def test_stability_columns_are_bool_and_round_trip(tmp_path):

@@ -11,7 +11,6 @@ import json
 import pytest
 from click.testing import CliRunner
 from nodal import exact_poles
-from test_generation import tiny_model  # noqa: F401  (fixture)
 
 from cktgen_eda import load_circuit
 from cktgen_eda.cli import cli
@@ -61,7 +60,7 @@ def test_no_unstable_design(spec):
         _assert_working(d.circuit, d.measurement)
 
 
-def test_design_exits_1_with_a_hint_when_nothing_passes(tiny_model):  # noqa: F811
+def test_design_exits_1_with_a_hint_when_nothing_passes(tiny_model):
     _, path = tiny_model
     args = ["design", "--spec", "gain>=100dB,ugf>=2GHz,pm>=30deg", "--budget", "4"]
     r = CliRunner().invoke(cli, [*args, "--model", str(path)])

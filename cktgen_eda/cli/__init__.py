@@ -161,6 +161,39 @@ def from_spice(netlist: Path, out: Path | None, force: bool, out_net: str) -> No
     _emit(circuit.to_json(), out, force)
 
 
+class _OneLineUsageError(click.ClickException):
+    exit_code = 2  # a usage error, shown as one line
+
+
+class EngineChoice(click.ParamType):
+    """``--engine NAME``: a registered simulator, looked up when used so plugins count."""
+
+    name = "engine"
+
+    def convert(self, value, param, ctx) -> str:
+        from ..plugins import simulators
+
+        known = simulators()
+        if value not in known:
+            raise _OneLineUsageError(
+                f"unknown engine {value!r}; known engines: {', '.join(sorted(known))}"
+            )
+        return value
+
+
+def _engine_option(what: str):
+    """``--engine NAME`` (default ngspice) of generate and design; ``what`` opens the help."""
+    return click.option(
+        "--engine",
+        "simulator",
+        metavar="NAME",
+        type=EngineChoice(),
+        default="ngspice",
+        show_default=True,
+        help=f"{what}: ngspice, fast (the exact small-signal engine) or a plugin's simulator.",
+    )
+
+
 @cli.command("verify")
 @click.argument(
     "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
@@ -176,6 +209,7 @@ def from_spice(netlist: Path, out: Path | None, force: bool, out_net: str) -> No
     "--engine",
     "simulator",
     metavar="NAME",
+    type=EngineChoice(),
     help="Simulator: ngspice (default), fast (the exact small-signal engine, for "
     "screening; agrees with ngspice to 1e-7 on H) or one a plugin registers.",
 )
@@ -242,28 +276,17 @@ def verify(
     """
     spec = _spec_option_value(spec_text, allow_unstable)
     from ..netlist.ngspice import job_for
-    from ..netlist.ngspice import verify as run_verify
+    from ..plugins import get_simulator
     from ..report import measurement_table
 
+    sim = get_simulator(simulator)
     # Read every input first: a bad file is a one-line error before any simulation starts.
     jobs = [job_for(path, k, plot_dir is not None, out_node) for k, path in enumerate(files)]
     plots = _plot_targets(files, plot_dir, force) if plot_dir is not None else []
     # the jobs already carry keep_sweep and the output node
-    if simulator == "ngspice":
-        results = run_verify(
-            jobs, spec=spec, workers=workers, timeout_s=timeout_s, progress=len(files) > 20
-        )
-    else:
-        from ..plugins import simulators
-
-        table = simulators()
-        if simulator not in table:
-            raise click.UsageError(
-                f"unknown engine {simulator!r}; known: {', '.join(sorted(table))}"
-            )
-        results = table[simulator].verify(
-            jobs, spec=spec, workers=workers, timeout_s=timeout_s, progress=len(files) > 20
-        )
+    results = sim.verify(
+        jobs, spec=spec, workers=workers, timeout_s=timeout_s, progress=len(files) > 20
+    )
     measurements = [r.measurement for r in results]
     if as_json:
         click.echo(json.dumps([m.to_dict() for m in measurements], indent=2))

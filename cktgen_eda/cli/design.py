@@ -1,4 +1,8 @@
-"""``cktgen-eda design``: bandit search over the model's classes, ngspice in the loop."""
+"""``cktgen-eda design``: bandit search over the model's classes, ngspice in the loop.
+
+Parses and renders only: ``design.design`` searches, writes ``--out`` and fires the
+``candidates_ready`` plugins.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ import click
 
 from . import (
     _allow_unstable_option,
+    _engine_option,
     _force_option,
     _model_option,
     _objective_option,
@@ -81,6 +86,7 @@ from . import (
 @_force_option
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @_allow_unstable_option
+@_engine_option("The simulator that confirms the designs")
 @_workers_option
 def design(
     spec_text: str,
@@ -98,6 +104,7 @@ def design(
     force: bool,
     as_json: bool,
     allow_unstable: bool,
+    simulator: str,
     workers: int | None,
 ) -> None:
     """Search for the best circuits (by --objective) that ngspice confirms meet a spec.
@@ -106,11 +113,11 @@ def design(
     spends the sampling budget on them, generating a batch per pull. The exact small-signal
     engine (ngspice's numbers to 1e-7) screens every circuit and the pull is rewarded by its
     best design that meets every constraint; afterwards the --refine best circuits are
-    sized into the spec (same topology, new values, by --objective), and ngspice
-    re-measures the best designs: only those it confirms are reported. A design counts
-    only if it is a stable amplifier, open loop and at unity gain, with gain above 0 dB
-    and the loop phase margin in the spec (unstable circuits earn no reward); with
-    --allow-unstable the benchmark's raw convention is used instead. Reports the top
+    sized into the spec (same topology, new values, by --objective), and ngspice (or the
+    --engine simulator) re-measures the best designs: only those it confirms are reported.
+    A design counts only if it is a stable amplifier, open loop and at unity gain, with
+    gain above 0 dB and the loop phase margin in the spec (unstable circuits earn no
+    reward); with --allow-unstable the benchmark's raw convention is used instead. Reports the top
     designs with measured gain, UGF, PM, loop PM, FoM and settling time; exits 1 when
     nothing met the spec.
 
@@ -124,8 +131,6 @@ def design(
 
     if plot and out_dir is None:
         raise click.UsageError("--plot needs --out DIR")
-    if out_dir is not None:
-        _check_out_dir(out_dir, force)
     from tqdm import tqdm
 
     bar = tqdm(total=budget, desc="design", unit="ckt", file=sys.stderr)
@@ -133,6 +138,12 @@ def design(
     def step(samples: int, best: float | None, feasible: int) -> None:
         bar.update(samples - bar.n)
         bar.set_postfix(best_fom="-" if best is None else f"{best:.1f}", feasible=feasible)
+
+    def render(result) -> None:
+        bar.close()
+        if out_dir is not None:
+            click.echo(f"wrote {len(result.designs)} designs to {out_dir}", err=True)
+        click.echo(json.dumps(result.to_dict(), indent=2) if as_json else design_table(result))
 
     result = run_design(
         _spec_option_value(spec_text, allow_unstable),
@@ -147,11 +158,12 @@ def design(
         on_step=step,
         objective=objective,
         refine=refine,
+        simulator=simulator,
+        out_dir=out_dir,
+        force=force,
+        plot=plot,
+        on_result=render,
     )
-    bar.close()
-    if out_dir is not None:
-        _write(result, out_dir, plot, force)
-    click.echo(json.dumps(result.to_dict(), indent=2) if as_json else design_table(result))
     if not result.designs:
         click.echo(
             f"no design met {result.spec} in {result.samples} samples: raise --budget, relax "
@@ -159,32 +171,3 @@ def design(
             err=True,
         )
         sys.exit(1)
-
-
-def _check_out_dir(out_dir: Path, force: bool) -> None:
-    """Before the search: the folder can be made, and is empty unless ``force``."""
-    from ..fileio import check_output_dir
-
-    check_output_dir(out_dir)
-    if out_dir.is_dir() and any(out_dir.iterdir()) and not force:
-        raise click.ClickException(f"{out_dir} is not empty; use --force to overwrite")
-
-
-def _write(result, out_dir: Path, plot: bool, force: bool) -> None:
-    """The designs as JSON + SPICE (and plots), all files or none."""
-    from ..fileio import write_folder
-    from ..netlist.spice import write_spice
-
-    files: dict[str, str | bytes] = {}
-    for k, d in enumerate(result.designs):
-        files[f"design_{k}.json"] = d.circuit.to_json()
-        files[f"design_{k}.cir"] = write_spice(d.circuit)
-    if plot and result.best is not None:
-        from ..netlist.ngspice import verify
-        from ..plotting import bode_png, convergence_png
-
-        (r,) = verify([result.best.circuit], spec=result.spec, keep_sweep=True)
-        files["best_bode.png"] = bode_png(r.freq_hz, r.h, r.measurement, "best design")
-        files["convergence.png"] = convergence_png(result.history)
-    write_folder(out_dir, files, force=force)
-    click.echo(f"wrote {len(result.designs)} designs to {out_dir}", err=True)

@@ -1,4 +1,8 @@
-"""``cktgen-eda evaluate``: the paper's evaluation protocols, judged by ngspice."""
+"""``cktgen-eda evaluate``: the paper's evaluation protocols, judged by ngspice.
+
+Parses and renders only: ``evaluation.run_task`` runs cond-gen, recon and uncond,
+``evaluation.auto_design`` the auto-design protocol.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,6 @@ from pathlib import Path
 
 import click
 
-from ..errors import CktGenError
 from . import _force_option, _model_option, _workers_option, cli
 
 
@@ -120,21 +123,19 @@ def evaluate(
       cktgen-eda evaluate --task auto-design --targets 100 --random 50 --plot ad.png
     """
     if task != "auto-design":
-        try:
-            result = _paper_task(
-                task,
-                dataset,
-                model_name,
-                evaluator_name,
-                rounds,
-                samples,
-                not no_verify,
-                workers,
-                refine,
-            )
-        except CktGenError as exc:
-            raise click.ClickException(str(exc)) from None
-        result = _beside_spec_acc(result)
+        from ..evaluation import run_task
+
+        result = run_task(
+            task,
+            dataset,
+            model_name,
+            evaluator_name,
+            rounds=rounds,
+            samples=samples,
+            verify=not no_verify,
+            workers=workers,
+            refine=refine,
+        )
         if as_json:
             click.echo(json.dumps(result, indent=2))
         else:
@@ -184,59 +185,3 @@ def evaluate(
             rows,
         )
     )
-
-
-# ngspice's verdicts, listed right after the surrogate's Spec-Acc (cond-gen).
-BESIDE_SPEC_ACC = (
-    "verified_spec_acc",
-    "verified_working_spec_acc",
-    "stable_share",
-    "cl_stable_share",
-    "working_share",
-)
-
-
-def _beside_spec_acc(result: dict) -> dict:
-    """``result`` with the ngspice Spec-Accs and stability shares moved after ``spec_acc``."""
-    if "spec_acc" not in result:
-        return result
-    moved = [k for k in BESIDE_SPEC_ACC if k in result]
-    out = {}
-    for k, v in result.items():
-        if k in moved:
-            continue
-        out[k] = v
-        if k == "spec_acc":
-            out.update({m: result[m] for m in moved})
-    return out
-
-
-def _paper_task(
-    task, dataset, model_name, evaluator_name, rounds, samples, verify, workers, refine=False
-):
-    """cond-gen, recon or uncond on one model; a flat dict of metrics."""
-    import torch
-
-    from ..data.dataset import split_datasets
-    from ..data.store import load_benchmark
-    from ..evaluation import cond_gen, recon
-    from ..training.checkpoint import load_model, model_path
-
-    torch.set_num_threads(workers or 2)
-    bench = load_benchmark(dataset)
-    train_ds, test_ds, _ = split_datasets(bench, drop_invalid=True)
-    model = load_model(model_name, with_encoder=task != "cond-gen")
-    head = {"task": task, "dataset": dataset, "model": str(model_path(model_name))}
-    if task == "recon":
-        return {**head, **recon.reconstruction(model, test_ds)}
-    if task == "uncond":
-        return {**head, **recon.unconditional(model, train_ds, n_latents=samples)}
-    from ..model.evaluator import load_evaluator
-
-    evaluator = load_evaluator(evaluator_name or dataset)
-    return {
-        **head,
-        **cond_gen.run(
-            model, evaluator, test_ds, rounds=rounds, verify=verify, workers=workers, refine=refine
-        ),
-    }

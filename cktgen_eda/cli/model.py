@@ -10,6 +10,7 @@ import click
 from ..errors import CktGenError
 from . import (
     _allow_unstable_option,
+    _engine_option,
     _force_option,
     _model_option,
     _objective_option,
@@ -77,7 +78,8 @@ def _parse_class(text: str | None) -> tuple[int, int, int] | None:
 )
 @_model_option
 @click.option("--seed", type=int, default=0, show_default=True, help="Sampling seed.")
-@click.option("--verify", is_flag=True, help="Simulate every candidate with ngspice and rank.")
+@click.option("--verify", is_flag=True, help="Simulate every candidate (with --engine) and rank.")
+@_engine_option("The simulator of --verify")
 @_allow_unstable_option
 @click.option(
     "--rerank",
@@ -117,6 +119,7 @@ def generate(
     model_name: str | None,
     seed: int,
     verify: bool,
+    simulator: str,
     allow_unstable: bool,
     rerank: int,
     refine: bool,
@@ -145,15 +148,19 @@ def generate(
       cktgen-eda generate --spec-class 2,3,1 --json
     """
     from ..generation import generate as run_generate
-    from ..plugins import fire_candidates_ready
     from ..report import generation_table
 
     if (spec_text is None) == (spec_class is None):
         raise click.UsageError("give either --spec or --spec-class")
-    fmt = fmt or "json"
-    if out_dir is not None:
-        _check_out(out_dir, count, fmt, force)
-    result = run_generate(
+
+    def render(result) -> None:
+        if out_dir is not None:
+            written = len(result.files)
+            click.echo(f"wrote {written} candidates to {out_dir}", err=True)
+        text = json.dumps(result.to_dict(), indent=2) if as_json else generation_table(result)
+        click.echo(text)
+
+    run_generate(
         _spec_option_value(spec_text, allow_unstable),
         n=count,
         model=model_name,
@@ -165,44 +172,12 @@ def generate(
         rerank=rerank,
         refine=refine,
         objective=objective,
+        simulator=simulator,
+        out_dir=out_dir,
+        fmt=fmt or "json",
+        force=force,
+        on_result=render,
     )
-    if out_dir is not None:
-        _write_candidates(result, out_dir, fmt, force)
-    if as_json:
-        click.echo(json.dumps(result.to_dict(), indent=2))
-    else:
-        click.echo(generation_table(result))
-    valid = [c for c in result.candidates if c.circuit is not None]
-    circuits, measurements = [c.circuit for c in valid], [c.measurement for c in valid]
-    fire_candidates_ready(result.spec, circuits, measurements, out_dir)
-
-
-def _names(count: int, fmt: str) -> list[str]:
-    from ..plugins import exporters
-
-    suffix = exporters()[fmt].suffix
-    return [f"candidate_{i:03d}{suffix}" for i in range(count)]
-
-
-def _check_out(out_dir: Path, count: int, fmt: str, force: bool) -> None:
-    from ..fileio import check_output_dir
-
-    check_output_dir(out_dir, _names(count, fmt), force)
-
-
-def _write_candidates(result, out_dir: Path, fmt: str, force: bool) -> None:
-    """Every valid candidate in ``fmt``, all files or none."""
-    from ..fileio import write_folder
-    from ..plugins import exporters
-
-    exporter = exporters()[fmt]
-    files = {
-        f"candidate_{c.index:03d}{exporter.suffix}": exporter.write(c.circuit)
-        for c in result.candidates
-        if c.circuit is not None
-    }
-    write_folder(out_dir, files, force=force)
-    click.echo(f"wrote {len(files)} candidates to {out_dir}", err=True)
 
 
 @cli.command("models")
@@ -251,14 +226,16 @@ def models(as_json: bool) -> None:
     "kind",
     default="cktgen",
     show_default=True,
-    type=click.Choice(["cktgen", "pace", "cktgnn", "cvaegan", "ldt"]),
-    help="Method: CktGen or one of the paper's baselines (docs/results.md).",
+    type=click.Choice(["cktgen", "pace", "cktgnn", "cvaegan", "ldt", "evaluator"]),
+    help="Method: CktGen or one of the paper's baselines (docs/results.md), or the surrogate "
+    "evaluator that scores them.",
 )
 @click.option(
     "--preset",
     default="cpu",
     show_default=True,
-    help="Config preset: cpu, tiny; CktGen also paper, recon (circuit VAE, Table 5).",
+    help="Config preset: cpu, tiny; CktGen also paper, recon (circuit VAE, Table 5); the "
+    "evaluator also paper.",
 )
 @click.option(
     "--set",
@@ -272,16 +249,17 @@ def models(as_json: bool) -> None:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Start from this checkpoint; for --model ldt: the frozen VAE (a recon model).",
 )
-@click.option("--epochs", type=click.IntRange(1), default=128, show_default=True)
-@click.option("--batch-size", type=click.IntRange(1), default=128, show_default=True)
-@click.option("--lr", type=float, default=1e-3, show_default=True, help="Peak learning rate.")
+@click.option("--epochs", type=click.IntRange(1), help="[default: 128; evaluator: 100]")
+@click.option("--batch-size", type=click.IntRange(1), help="[default: 128; evaluator: 32]")
+@click.option("--lr", type=float, help="Peak learning rate [default: 1e-3; evaluator: 1e-4].")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option(
     "--eval-every",
     type=click.IntRange(1),
     default=10,
     show_default=True,
-    help="Epochs between validations (recon and verified class accuracy).",
+    help="Epochs between validations (recon and verified class accuracy; the evaluator: its "
+    "held-out report).",
 )
 @click.option(
     "--out",
@@ -298,9 +276,9 @@ def train(
     preset: str,
     sets: tuple[str, ...],
     init: Path | None,
-    epochs: int,
-    batch_size: int,
-    lr: float,
+    epochs: int | None,
+    batch_size: int | None,
+    lr: float | None,
     seed: int,
     eval_every: int,
     out_dir: Path,
@@ -309,8 +287,9 @@ def train(
     """Train CktGen or a baseline on a benchmark (progress bar, JSON-lines log, checkpoints).
 
     Writes OUT/log.jsonl, OUT/last.pt (every validation, with the optimizer, for
-    --resume) and OUT/best.pt (best verified class accuracy). docs/training.md records
-    the measured epoch times and the run behind the shipped model.
+    --resume) and OUT/best.pt (best verified class accuracy; not for the evaluator, whose
+    last.pt holds its held-out report). docs/training.md records the measured epoch times
+    and the run behind the shipped model.
 
     \b
     Example:
@@ -318,6 +297,7 @@ def train(
       cktgen-eda train --model pace --epochs 64 --out runs/pace
       cktgen-eda train --preset recon --out runs/vae
       cktgen-eda train --model ldt --init runs/vae/best.pt --out runs/ldt
+      cktgen-eda train --model evaluator --out runs/evaluator
     """
     from ..training.train import TrainConfig
     from ..training.train import train as run_train
@@ -327,22 +307,21 @@ def train(
     overrides = _parse_sets(sets)
     if kind == "ldt" and init is None:
         raise click.ClickException("--model ldt needs --init VAE_CHECKPOINT (a recon model)")
-    cfg = TrainConfig(
+    given = dict(epochs=epochs, batch_size=batch_size, lr=lr)
+    cfg = TrainConfig.for_model(
+        kind,
         dataset=dataset,
-        model=kind,
         preset=preset,
         init=str(init or ""),
-        epochs=epochs,
-        batch_size=batch_size,
-        lr=lr,
         seed=seed,
         eval_every=eval_every,
+        **{k: v for k, v in given.items() if v is not None},
     )
     try:
         best = run_train(cfg, out_dir, resume=resume, progress=True, overrides=overrides)
     except CktGenError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"best checkpoint: {best}")
+    click.echo(f"{'checkpoint' if kind == 'evaluator' else 'best checkpoint'}: {best}")
 
 
 def _parse_sets(sets: tuple[str, ...]) -> dict:

@@ -1,7 +1,7 @@
 """CktGen preprocessing and the torch ``Dataset``/collate the models learn from.
 
-benchmark (``store.Benchmark``) → **clean + tensors** → model. ``clean`` reproduces CktGen's
-``clean_datasets`` (docs/benchmark.md §5.1): it drops rows and fixes the class scheme. A
+benchmark (``store.Benchmark``) → **clean + tensors** → model. ``clean`` applies CktGen's
+``clean_datasets`` (``stats.clean_split``, docs/benchmark.md §5.1) and fixes the class scheme. A
 ``CircuitDataset`` turns the kept rows into padded tensors once, straight from the
 benchmark's CSR arrays, and ``collate`` stacks items into a ``Batch`` (paper §2.1: node types,
 positions, device sizes, adjacency, spec classes, FoM, InfoNCE filter mask). The §5.3
@@ -20,6 +20,7 @@ from torch.utils.data import Dataset
 
 from ..errors import CktGenError
 from ..subgraphs import N_POSITIONS, N_TYPES, SUBGRAPH_TYPES
+from .stats import clean_split
 from .store import Benchmark
 
 MAX_N = 8  # vertices per circuit: In, Out, ≤ 3 stages, ≤ 3 side paths (docs/benchmark.md §1.3)
@@ -139,15 +140,8 @@ def clean(bench: Benchmark, drop_invalid: bool = False) -> Cleaned:
         counts[f"{name}_invalid"] = int((~valid[rows]).sum()) if drop_invalid else 0
     if drop_invalid:
         train, test = train[valid[train]], test[valid[test]]
-    train_keys = np.unique(keys[train])
-    counts["train_pm"] = int((pm[train] < 0).sum())
-    train = train[pm[train] >= 0]
-    neg = pm[test] < 0
-    counts["test_pm"] = int(neg.sum())
-    test = test[~neg]
-    known = np.isin(keys[test], train_keys)
-    counts["test_domain"] = int((~known).sum())
-    test = test[known]
+    train, test, train_keys, dropped = clean_split(keys, pm, train, test)
+    counts.update(dropped)
     if len(train) == 0:
         raise CktGenError(f"benchmark {bench.name!r} has no train row left after cleaning")
     counts.update(
@@ -235,6 +229,11 @@ class Batch(NamedTuple):
     joint: torch.Tensor
     filter_mask: torch.Tensor
     rows: torch.Tensor
+
+    @property
+    def classes(self) -> torch.Tensor:
+        """The spec classes as the models take them. Shapes: [B, 3] long (gain, bw, pm)."""
+        return torch.stack([self.gain, self.bw, self.pm], -1)
 
     def to(self, device: torch.device | str, non_blocking: bool = False) -> Batch:
         """The same batch with every tensor on ``device``."""

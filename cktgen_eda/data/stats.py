@@ -97,20 +97,41 @@ def stability_shares(labels: Labels) -> dict[str, Any] | None:
 
 
 def clean_rows(labels: Labels) -> tuple[np.ndarray, np.ndarray, set[int]]:
-    """CktGen's cleaning (docs/benchmark.md §5.1): kept train rows, kept test rows, train keys.
-
-    Training keys are counted on the raw train rows; train rows with pm < 0 are dropped; test
-    rows with pm < 0 or a key outside the training keys are dropped.
-    """
+    """CktGen's cleaning of the labels' split: kept train rows, kept test rows, train keys."""
     key = labels.joint()
     rows = np.arange(len(key))
-    train, test = rows[: labels.n_train], rows[labels.n_train :]
-    train_keys = set(np.unique(key[train]).tolist())
-    pm_ok = labels.pm >= 0
-    keep_train = train[pm_ok[train]]
-    in_domain = np.isin(key[test], list(train_keys))
-    keep_test = test[pm_ok[test] & in_domain]
-    return keep_train, keep_test, train_keys
+    train, test, train_keys, _ = clean_split(
+        key, labels.pm, rows[: labels.n_train], rows[labels.n_train :]
+    )
+    return train, test, set(train_keys.tolist())
+
+
+def clean_split(
+    key: np.ndarray, pm: np.ndarray, train: np.ndarray, test: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, int]]:
+    """CktGen's ``clean_datasets`` (docs/benchmark.md §5.1) on train and test row indices.
+
+    Training keys are counted on the given train rows; train rows with pm < 0 are dropped;
+    test rows with pm < 0 or a key outside the training keys are dropped. Used by
+    ``dataset.clean`` (training) and ``clean_rows`` (statistics).
+
+    Args:
+        key: joint class key per row (``gain + 1000·bw + 10⁶·pm``).
+        pm: the CSV-normalised pm column per row.
+
+    Returns:
+        Kept train rows, kept test rows, the sorted training keys and the dropped counts
+        ``train_pm``, ``test_pm`` (pm < 0) and ``test_domain`` (key not in train).
+    """
+    train_keys = np.unique(key[train])
+    test_ok = pm[test] >= 0
+    known = np.isin(key[test], train_keys)
+    counts = {
+        "train_pm": int((pm[train] < 0).sum()),
+        "test_pm": int((~test_ok).sum()),
+        "test_domain": int((test_ok & ~known).sum()),
+    }
+    return train[pm[train] >= 0], test[test_ok & known], train_keys, counts
 
 
 def _shares(cls: np.ndarray, n_classes: int | None = None) -> list[float]:

@@ -3,9 +3,10 @@
 Targets, as in CktGen: (a) joint classes (g, b, p) of the cleaned dataset read as "class ≥
 target" — physically gain ≥ the class's lower gain edge, UGF ≥ b GHz and PM ≤ 90·(2 − p)°
 (a higher pm class means a lower PM); (b) random grid points that are not classes but are
-dominated by one. For each target ``design`` spends the budget; a target counts as
-satisfied when a design meets it in ngspice. Its best FoM is compared with the best FoM of
-the dataset's own circuits meeting the same target.
+dominated by one. For each target ``design.search`` spends the budget (the search of
+``design``, without files or plugin hand-over); a target counts as satisfied when a design
+meets it in ngspice. Its best FoM is compared with the best FoM of the dataset's own
+circuits meeting the same target.
 
 The targets are the paper's, in the benchmark's raw convention (``stable=any``: the PM of
 the first crossing, no stability check), so the numbers stay comparable with the paper;
@@ -25,7 +26,7 @@ import numpy as np
 from ..data.dataset import split_key
 from ..data.stats import Labels, clean_rows
 from ..data.store import load_benchmark
-from ..design import design
+from ..design import search
 from ..spec import BW_OFFSET, GAIN_OFFSET, PM_OFFSET, Interval, Spec
 
 
@@ -84,7 +85,7 @@ def run(
         spec = target_spec(*t)
         ok = np.array([bool(v) and spec.meets(*m) for v, m in zip(valid, measured)])
         t0 = time.perf_counter()
-        res = design(spec, budget=budget, model=model, strategy=strategy, seed=seed)
+        res = search(spec, budget=budget, model=model, strategy=strategy, seed=seed)
         rows.append(
             {
                 "kind": kind,

@@ -32,6 +32,7 @@ import torch
 from ..data.dataset import collate, joint_key
 from ..model.generator import circuits_of
 from . import metrics
+from .verified import measure_classes
 
 REFINE_POOL = 16  # cond-gen --refine: decodes per request …
 REFINE_SIZED = 3  # … of which the closest are sized, the best kept
@@ -41,7 +42,7 @@ def clusters(test_ds) -> tuple[np.ndarray, list[np.ndarray]]:
     """Distinct test joint classes [N, 3] (sorted by key) and the dataset indices of each."""
     b = test_ds.all()
     keys = joint_key(b.gain, b.bw, b.pm).numpy()
-    classes = torch.stack([b.gain, b.bw, b.pm], -1).numpy()
+    classes = b.classes.numpy()
     uniq = np.unique(keys)
     members = [np.flatnonzero(keys == k) for k in uniq]
     return np.stack([classes[m[0]] for m in members]), members
@@ -58,9 +59,12 @@ def run(
     progress: bool = True,
     pairs: int = 100,
     refine: bool = False,
+    simulator: str = "ngspice",
     **generate_options: Any,
 ) -> dict[str, Any]:
     """All metrics of one model on one test split (see module docstring).
+
+    ``simulator`` (a ``plugins.simulators()`` name) is the judge of the verified metrics.
 
     ``generate_options`` go to ``model.generate`` (CktGen: ``greedy``, ``rerank``).
     ``refine`` sizes every buildable decode into its requested class before scoring
@@ -109,7 +113,7 @@ def run(
         out["refine_ms_per_circuit"] = 1000 * refine_s / max(int(valid.sum()), 1)
     out.update(_surrogate(evaluator, circuits, valid, want, classes, targets, test_ds, rng, pairs))
     if verify:
-        out.update(_verified(circuits, want, workers, hosts))
+        out.update(_verified(circuits, want, workers, hosts, simulator))
     return out
 
 
@@ -127,7 +131,7 @@ def _refined(pool: list[list], want: np.ndarray, hosts: set | None, progress: bo
     """Per request, the ``REFINE_SIZED`` closest of its decodes (exact engine; for a class
     that can hold a working amplifier, the right polarity first) sized into the requested
     class; the one that lands (else the closest) is kept."""
-    from ..netlist.fastac import verify as screen
+    from ..plugins import get_simulator
     from ..sizing import Target, size
 
     targets = []
@@ -135,7 +139,7 @@ def _refined(pool: list[list], want: np.ndarray, hosts: set | None, progress: bo
         cls = tuple(int(x) for x in w)
         targets.append(Target.for_class(cls, hosts is None or cls in hosts))
     flat = [(k, i) for k, circuits in enumerate(pool) for i, c in enumerate(circuits) if c]
-    measured = screen([pool[k][i] for k, i in flat])
+    measured = get_simulator("fast").verify([pool[k][i] for k, i in flat])
     ranked: dict[int, list] = {}
     for (k, i), r in zip(flat, measured):
         t, m = targets[i], r.measurement
@@ -233,29 +237,17 @@ def _diversity(emb: np.ndarray, valid: np.ndarray, rng, pairs: int) -> dict[str,
     }
 
 
-def _verified(circuits, want: np.ndarray, workers: int | None, hosts=None) -> dict[str, float]:
-    """ngspice-measured classes and stability verdicts of the buildable circuits.
+def _verified(
+    circuits, want: np.ndarray, workers: int | None, hosts=None, simulator: str = "ngspice"
+) -> dict[str, float]:
+    """Measured classes and stability verdicts of the buildable circuits (``verified``).
 
     Every share is over all generated circuits: a decode that is not buildable (None), a
     failed simulation or an unknown verdict counts as a miss and as not stable. With
     ``hosts`` (classes where the training labels hold a working amplifier), also the share
     of the circuits requested in those classes that land in class and are stable both ways.
     """
-    from ..netlist.ngspice import verify
-
-    ok = [c for c in circuits if c is not None]
-    results = iter(verify(ok, workers=workers, progress=True) if ok else [])
-    got = np.full((len(circuits), 3), -1)
-    verdicts = np.zeros((len(circuits), 3), bool)  # stable, cl_stable, works
-    for i, c in enumerate(circuits):
-        if c is None:
-            continue
-        m = next(results).measurement
-        if m is None:
-            continue
-        if m.valid:
-            got[i] = m.spec_class
-        verdicts[i] = (bool(m.stable), bool(m.cl_stable), m.works)
+    got, verdicts = measure_classes(circuits, simulator, workers, progress=True)
     acc = metrics.spec_accuracy(got, want)
     hit = (got == want).all(1)
     stable, cl_stable, works = verdicts.T

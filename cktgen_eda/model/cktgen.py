@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -20,38 +19,21 @@ from torch import nn
 
 from ..data.dataset import Batch, SpecScheme, collate
 from ..errors import CktGenError
-from .config import ConfigMixin, pick, tiny
+from .config import AlignmentConfig, TransformerConfig, tiny
 from .encoders import CircuitEncoder, SpecEncoder, mlp
 from .generator import CircuitGenerator, Decoded
 
 
 @dataclass(frozen=True)
-class CktGenConfig(ConfigMixin):
+class CktGenConfig(AlignmentConfig, TransformerConfig):
     """Model and loss hyper-parameters (defaults: the ``cpu`` preset, the shipped model's).
 
     Sized from measured epoch times on the 2-core machine (docs/training.md): 39.7 s per
     epoch on ocb101 at batch 128, so the 128 epochs behind the shipped model take ≈ 85 min.
+    The shared fields are in model/config.py.
     """
 
-    d_enc: int = 128  # feature embedding, encoding stage
-    latent: int = 64
-    d_gen: int = 192  # feature embedding, generative stage
-    enc_layers: int = 3
-    gen_layers: int = 4
-    heads: int = 4
-    ff: int = 384
     gnn_layers: int = 2
-    drop_emb: float = 0.2
-    drop_enc: float = 0.3
-    drop_gen: float = 0.1
-    max_n: int = 8
-    w_type: float = 1.0
-    w_pos: float = 1.0
-    w_size: float = 1.0
-    w_edge: float = 1.0
-    w_kl: float = 1e-4  # 0: the "w/o KL" ablation (paper Table 2)
-    tau: float = 0.1
-    w_align: float = 1.0  # InfoNCE + guidance + feature alignment; 0: "w/o alignment"
     spec_path: bool = True  # False: a plain circuit VAE (recon preset, LDT's frozen VAE)
     log_sizes: bool = False  # size head in log space (relative error), see generator.py
 
@@ -70,9 +52,15 @@ PRESETS = {
 }
 
 
-def preset(name: str, **overrides: Any) -> CktGenConfig:
-    """A preset config with fields replaced by ``overrides``."""
-    return pick(PRESETS, name, **overrides)
+def spec_modules(c, scheme: SpecScheme) -> tuple[SpecEncoder, nn.ModuleList]:
+    """The spec encoder and the three classifier-guidance heads (gain, bw, pm) on z_c.
+
+    CktGen's spec side (paper §2.2.1), which the PACE and CktGNN baselines get too.
+    """
+    spec_encoder = SpecEncoder(
+        scheme.n_classes, c.d_enc, c.latent
+    )  # before the heads: same seed, same weights
+    return spec_encoder, nn.ModuleList(mlp(c.latent, c.d_enc, n) for n in scheme.n_classes)
 
 
 def weighted_recon(c, rec: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -108,7 +96,7 @@ def aligned_loss(
     two on a CPU. The PACE and CktGNN baselines use it with their own encoder and decoder.
     """
     c = model.config
-    classes = torch.stack([b.gain, b.bw, b.pm], -1)
+    classes = b.classes
     mu_s, lv_s = model.spec_encoder(classes)
     z_c = mu_c + torch.randn_like(mu_c) * (0.5 * lv_c).exp()
     z_s = mu_s + torch.randn_like(mu_s) * (0.5 * lv_s).exp()
@@ -137,23 +125,9 @@ class CktGen(nn.Module):
     def __init__(self, config: CktGenConfig, scheme: SpecScheme, with_encoder: bool = True):
         super().__init__()
         self.config, self.scheme = config, scheme
-        c = config
-        self.circuit_encoder = (
-            CircuitEncoder(
-                c.d_enc, c.latent, c.enc_layers, c.heads, c.ff, c.gnn_layers, c.drop_emb, c.drop_enc
-            )
-            if with_encoder
-            else None
-        )
-        self.spec_encoder = SpecEncoder(scheme.n_classes, c.d_enc, c.latent)
-        self.guidance = nn.ModuleList(mlp(c.latent, c.d_enc, n) for n in scheme.n_classes)
-        self.generator = CircuitGenerator(
-            c.latent, c.d_gen, c.gen_layers, c.heads, c.ff, c.drop_gen, c.max_n, c.log_sizes
-        )
-
-    @staticmethod
-    def classes(b: Batch) -> torch.Tensor:
-        return torch.stack([b.gain, b.bw, b.pm], -1)
+        self.circuit_encoder = CircuitEncoder.from_config(config) if with_encoder else None
+        self.spec_encoder, self.guidance = spec_modules(config, scheme)
+        self.generator = CircuitGenerator.from_config(config, config.log_sizes)
 
     def loss(self, b: Batch) -> tuple[torch.Tensor, dict[str, float]]:
         """Total loss and its named terms (floats) for one batch."""

@@ -1,4 +1,9 @@
-"""Shared behaviour of the models' frozen config dataclasses and presets, and their bounds.
+"""Shared parts of the models' frozen config dataclasses, their presets and their bounds.
+
+The circuit VAEs of the comparison (paper §2.3) share most of their fields: every one has
+``VAEConfig``'s widths and reconstruction weights, the transformer models add
+``TransformerConfig``'s depths and dropouts, and the aligned ones ``AlignmentConfig``'s
+InfoNCE temperature and weight. A model's config dataclass inherits the parts it uses.
 
 A config can come from a checkpoint someone else wrote, so every field is checked against
 ``BOUNDS`` (type and range) before anything is built, and the whole model against
@@ -10,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import asdict, fields, replace
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 import torch
@@ -74,6 +79,45 @@ class ConfigMixin:
             raise CktGenError(f"{_label(cls)} has unknown key {unknown[0]!r}")
         check_fields(cls, d)
         return cls(**d)
+
+
+@dataclass(frozen=True)
+class VAEConfig(ConfigMixin):
+    """What every circuit VAE has: widths, vertex slots, reconstruction and KL weights.
+
+    Defaults are the ``cpu`` preset's, the shipped model's (docs/training.md).
+    """
+
+    d_enc: int = 128  # encoder width (also the spec encoder's and guidance heads')
+    latent: int = 64
+    d_gen: int = 192  # generator width
+    max_n: int = 8
+    w_type: float = 1.0
+    w_pos: float = 1.0
+    w_size: float = 1.0
+    w_edge: float = 1.0
+    w_kl: float = 1e-4  # 0: the "w/o KL" ablation (paper Table 2)
+
+
+@dataclass(frozen=True)
+class TransformerConfig(VAEConfig):
+    """A VAE with CktGen's transformer encoder and generator: depths and dropouts."""
+
+    enc_layers: int = 3
+    gen_layers: int = 4
+    heads: int = 4
+    ff: int = 384
+    drop_emb: float = 0.2
+    drop_enc: float = 0.3
+    drop_gen: float = 0.1
+
+
+@dataclass(frozen=True)
+class AlignmentConfig:
+    """CktGen's specification-circuit alignment losses (paper eqs. 6–9)."""
+
+    tau: float = 0.1  # InfoNCE temperature
+    w_align: float = 1.0  # InfoNCE + guidance + feature alignment; 0: "w/o alignment"
 
 
 def check_fields(cls: type, values: dict[str, Any]) -> None:
@@ -151,13 +195,3 @@ def tiny(cls: type, **extra: Any):
     """``cls`` with the ``TINY`` sizes it has fields for, plus ``extra``."""
     names = {f.name for f in fields(cls)}
     return cls(**{k: v for k, v in TINY.items() if k in names}, **extra)
-
-
-def pick(presets: dict[str, Any], name: str, **overrides: Any):
-    """The named preset with field overrides (each checked against ``BOUNDS``)."""
-    if name not in presets:
-        raise CktGenError(f"unknown preset {name!r}; known: {', '.join(presets)}")
-    base = presets[name]
-    known = {f.name for f in fields(base)}
-    check_fields(type(base), {k: v for k, v in overrides.items() if k in known})
-    return replace(base, **overrides)

@@ -51,6 +51,13 @@ class CircuitEncoder(nn.Module):
         self.to_mu = nn.Linear(2 * d, latent)
         self.to_logvar = nn.Linear(2 * d, latent)
 
+    @classmethod
+    def from_config(cls, c) -> CircuitEncoder:
+        """The encoder a ``TransformerConfig`` with ``gnn_layers`` describes (CktGen, CVAEGAN)."""
+        return cls(
+            c.d_enc, c.latent, c.enc_layers, c.heads, c.ff, c.gnn_layers, c.drop_emb, c.drop_enc
+        )
+
     def forward(self, b: Batch) -> tuple[torch.Tensor, torch.Tensor]:
         """Shapes: returns μ_c, log σ_c² of [B, latent]."""
         B, n = b.types.shape

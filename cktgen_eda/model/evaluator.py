@@ -4,18 +4,16 @@ circuit → DIGIN encoder (a directed GIN run once over the vertices in topologi
 → circuit embedding; spec classes → spec embedder → spec embedding in the same space.
 Heads on the circuit embedding predict the gain/bw/pm classes and the FoM. The paper's
 metrics (docs/benchmark.md §5.3: R@k, Spec-Acc, MM-D, FID, diversity) score generated
-circuits with these embeddings and predictions; shipped evaluators live in
-``cktgen_eda/weights/evaluators/<dataset>.pt``.
+circuits with these embeddings and predictions. ``cktgen-eda train --model evaluator``
+trains one; shipped evaluators live in ``cktgen_eda/weights/evaluators/<dataset>.pt`` and
+load with ``load_evaluator`` (training/checkpoint.py, like every model).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from importlib import resources
-from pathlib import Path
-from typing import Any
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -26,10 +24,7 @@ from ..circuit import Circuit
 from ..data.dataset import PAD_PATH, PAD_TYPE, Batch, SpecScheme
 from ..errors import CktGenError
 from ..subgraphs import N_POSITIONS, N_TYPES
-from .config import ConfigMixin, check_size, pick, scheme_from_dict
-
-FORMAT = "cktgen-eda/evaluator"
-DEFAULT_EVALUATOR = "ocb101"
+from .config import ConfigMixin
 
 
 @dataclass(frozen=True)
@@ -65,11 +60,6 @@ PRESETS = {
 }
 
 
-def preset(name: str, **overrides: Any) -> EvaluatorConfig:
-    """A preset config with fields replaced by ``overrides``."""
-    return pick(PRESETS, name, **overrides)
-
-
 def _head(d_in: int, d_hidden: int, d_out: int) -> nn.Sequential:
     return nn.Sequential(nn.Linear(d_in, d_hidden), nn.ReLU(), nn.Linear(d_hidden, d_out))
 
@@ -80,9 +70,14 @@ class Evaluator(nn.Module):
     Args:
         config: sizes and loss weights.
         scheme: class counts and the train FoM statistics (``predict`` de-normalises with them).
+        with_encoder: unused; the generative models' constructor signature (model/registry.py).
     """
 
-    def __init__(self, config: EvaluatorConfig, scheme: SpecScheme) -> None:
+    kind: ClassVar[str] = "evaluator"
+
+    def __init__(
+        self, config: EvaluatorConfig, scheme: SpecScheme, with_encoder: bool = True
+    ) -> None:
         super().__init__()
         self.config, self.scheme = config, scheme
         c = config
@@ -179,7 +174,7 @@ class Evaluator(nn.Module):
         class terms are *summed* over the batch, the FoM smooth-L1 is a mean.
         """
         c = self.config
-        classes = torch.stack([b.gain, b.bw, b.pm], -1)
+        classes = b.classes
         z_c, z_s = self.embed_circuits(b), self.embed_specs(classes)
         align = F.smooth_l1_loss(z_s, z_c, reduction="sum")
         # Pairs of different circuits with the same joint class are not negatives.
@@ -237,74 +232,3 @@ class Evaluator(nn.Module):
         finally:
             self.train(was_training)
         return out
-
-
-# ------------------------------------------------------------------------- checkpoints
-def save_evaluator(path: str | Path, ev: Evaluator, info: dict[str, Any]) -> Path:
-    """Write weights, config, scheme and ``info`` atomically, with a content hash.
-
-    Plain tensors and JSON-able values only, so ``torch.load(weights_only=True)`` reads it.
-    """
-    from .. import __version__
-    from ..training.checkpoint import write_state
-
-    state = {
-        "format": FORMAT,
-        "version": __version__,
-        "config": ev.config.to_dict(),
-        "scheme": ev.scheme.to_dict(),
-        "model": {k: v.detach().cpu() for k, v in ev.state_dict().items()},
-        # JSON round trip: numpy scalars become floats, so weights_only loading accepts it
-        "info": json.loads(json.dumps(info, default=float)),
-    }
-    return write_state(path, state)
-
-
-def shipped_evaluators() -> dict[str, Path]:
-    """Evaluators shipped in ``cktgen_eda/weights/evaluators/``, by dataset name."""
-    folder = resources.files("cktgen_eda").joinpath("weights", "evaluators")
-    if not folder.is_dir():
-        return {}
-    return {Path(p.name).stem: Path(str(p)) for p in folder.iterdir() if p.name.endswith(".pt")}
-
-
-def evaluator_path(name_or_path: str | Path | None = None) -> Path:
-    """Resolve a shipped evaluator name (default ``ocb101``) or a path.
-
-    Raises:
-        CktGenError: when neither a shipped name nor an existing file.
-    """
-    shipped = shipped_evaluators()
-    name = str(name_or_path or DEFAULT_EVALUATOR)
-    if name in shipped:
-        return shipped[name]
-    path = Path(name)
-    if path.exists():
-        return path
-    if path.suffix or len(path.parts) > 1:
-        raise CktGenError(f"{path}: no such evaluator file")
-    known = ", ".join(sorted(shipped)) or "none"
-    raise CktGenError(f"no evaluator named {name!r} (shipped: {known})")
-
-
-def load_evaluator(name_or_path: str | Path | None = None) -> Evaluator:
-    """Load an evaluator in eval mode; its ``info`` attribute holds the training report.
-
-    The file is checked as a model checkpoint is (training/checkpoint.py): entries, content
-    hash, finite weights, config bounds, weight names and shapes.
-
-    Raises:
-        CktGenError: naming the file and what is wrong with it.
-    """
-    from ..training.checkpoint import about, load_weights, read_state
-
-    path = evaluator_path(name_or_path)
-    state = read_state(path, FORMAT, "evaluator")
-    with about(path):
-        config = EvaluatorConfig.from_dict(state["config"])
-        scheme = scheme_from_dict(state["scheme"])
-        check_size("evaluator", lambda: Evaluator(config, scheme))
-        ev = Evaluator(config, scheme)
-        load_weights(ev, state["model"])
-    ev.info = state["info"]
-    return ev.eval()

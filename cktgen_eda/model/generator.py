@@ -118,6 +118,11 @@ class CircuitGenerator(nn.Module):
         mask = torch.triu(torch.full((max_n + 1, max_n + 1), float("-inf")), diagonal=1)
         self.register_buffer("causal", mask, persistent=False)
 
+    @classmethod
+    def from_config(cls, c, log_sizes: bool = False) -> CircuitGenerator:
+        """The generator a ``TransformerConfig`` describes (CktGen, PACE, CVAEGAN)."""
+        return cls(c.latent, c.d_gen, c.gen_layers, c.heads, c.ff, c.drop_gen, c.max_n, log_sizes)
+
     # ------------------------------------------------------------------ pieces
     def _hidden(self, z: torch.Tensor, types, paths, sizes) -> torch.Tensor:
         """H [B, m+1, d] for z and the first m nodes (types/paths [B, m], sizes [B, m, 3])."""

@@ -1,7 +1,8 @@
-"""Model kinds by name: CktGen and the paper's baselines (paper §2.3, Fig. 5).
+"""Model kinds by name: CktGen, the paper's baselines (paper §2.3, Fig. 5) and the evaluator.
 
 Each kind maps to a module holding the model class, its config dataclass and ``PRESETS``;
 modules are imported on first use, so loading CktGen never imports the baselines.
+``make_config`` is the one place a preset name becomes a config.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from ..data.dataset import SpecScheme
 from ..errors import CktGenError
 from .config import check_fields, check_size
 
-# kind → (module, model class, config class)
+# generative kind → (module, model class, config class)
 KINDS = {
     "cktgen": ("cktgen_eda.model.cktgen", "CktGen", "CktGenConfig"),
     "pace": ("cktgen_eda.model.baselines.pace", "PACE", "PACEConfig"),
@@ -22,12 +23,15 @@ KINDS = {
     "cvaegan": ("cktgen_eda.model.baselines.cvaegan", "CVAEGAN", "CVAEGANConfig"),
     "ldt": ("cktgen_eda.model.baselines.ldt", "LDT", "LDTConfig"),
 }
+# Everything ``train`` can train: the generative kinds and the surrogate evaluator, which
+# scores them (model/evaluator.py) and is configured, built and saved the same way.
+TRAINABLE = {**KINDS, "evaluator": ("cktgen_eda.model.evaluator", "Evaluator", "EvaluatorConfig")}
 
 
 def _parts(kind: str) -> tuple[Any, Any, dict]:
-    if kind not in KINDS:
-        raise CktGenError(f"unknown model kind {kind!r}; known: {', '.join(KINDS)}")
-    mod_name, cls_name, cfg_name = KINDS[kind]
+    if kind not in TRAINABLE:
+        raise CktGenError(f"unknown model kind {kind!r}; known: {', '.join(TRAINABLE)}")
+    mod_name, cls_name, cfg_name = TRAINABLE[kind]
     mod = import_module(mod_name)
     return getattr(mod, cls_name), getattr(mod, cfg_name), mod.PRESETS
 
@@ -42,7 +46,10 @@ def config_from_dict(kind: str, d: dict[str, Any]):
 
 
 def make_config(kind: str, preset: str = "cpu", **overrides: Any):
-    """The named preset of a kind, with field overrides (unknown fields are an error)."""
+    """The named preset of a kind, with field overrides (unknown fields are an error).
+
+    Example: ``make_config("cktgen", "tiny", latent=8)``.
+    """
     _, _, presets = _parts(kind)
     if preset not in presets:
         raise CktGenError(f"unknown preset {preset!r} for {kind}; known: {', '.join(presets)}")

@@ -2,6 +2,9 @@
 
 Plain tensors and JSON-able values only, so ``torch.load(weights_only=True)`` reads it, and
 ``load_model`` needs nothing else. Shipped models live in ``cktgen_eda/weights/NAME.pt``.
+The surrogate evaluator (model/evaluator.py) is saved and checked the same way, in its own
+format so that neither loader takes the other's file; shipped ones live in
+``cktgen_eda/weights/evaluators/DATASET.pt`` and load with ``load_evaluator``.
 
 A checkpoint may come from anywhere, so loading checks it before building anything: the
 entries and their types, the ``sha256`` content hash (``content_hash``), finite weights, the
@@ -30,7 +33,9 @@ from ..model.config import scheme_from_dict
 from ..model.registry import KINDS, build_model, config_from_dict
 
 DEFAULT_MODEL = "ocb101"
+DEFAULT_EVALUATOR = "ocb101"
 FORMAT = "cktgen-eda/checkpoint"
+EVALUATOR_FORMAT = "cktgen-eda/evaluator"
 # Entries the content hash covers, with the weights; not ``version`` nor the optimizer state.
 HASHED = ("format", "kind", "config", "scheme", "info")
 # Weights of the circuit encoder, which ``load_model`` skips without ``with_encoder``.
@@ -67,17 +72,24 @@ def save_checkpoint(
     info: dict[str, Any],
     optimizer: torch.optim.Optimizer | None = None,
 ) -> Path:
-    """Write model (+ optimizer for resuming) and ``info`` (epoch, metrics, manifest…)."""
-    state = {
-        "format": FORMAT,
+    """Write model (+ optimizer for resuming) and ``info`` (epoch, metrics, manifest…).
+
+    An evaluator is written in ``EVALUATOR_FORMAT``, without a ``kind`` entry.
+    """
+    evaluator = model.kind == "evaluator"
+    state: dict[str, Any] = {
+        "format": EVALUATOR_FORMAT if evaluator else FORMAT,
         "version": __version__,
-        "kind": model.kind,
-        "config": model.config.to_dict(),
-        "scheme": model.scheme.to_dict(),
-        "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-        # JSON round trip: numpy scalars become floats, so weights_only loading accepts it
-        "info": json.loads(json.dumps(info, default=float)),
     }
+    if not evaluator:
+        state["kind"] = model.kind
+    state.update(
+        config=model.config.to_dict(),
+        scheme=model.scheme.to_dict(),
+        model={k: v.detach().cpu() for k, v in model.state_dict().items()},
+        # JSON round trip: numpy scalars become floats, so weights_only loading accepts it
+        info=json.loads(json.dumps(info, default=float)),
+    )
     if optimizer is not None:
         state["optimizer"] = optimizer.state_dict()
     return write_state(path, state)
@@ -177,32 +189,59 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
 
 
 def _parse(state: dict[str, Any]):
-    """Kind, config and scheme of a checked checkpoint."""
-    kind = state.get("kind", "cktgen")
-    if not isinstance(kind, str) or kind not in KINDS:
-        raise CktGenError(f"unknown model kind {kind!r}; known: {', '.join(KINDS)}")
+    """Kind, config and scheme of a checked checkpoint (an evaluator file has no kind)."""
+    if state["format"] == EVALUATOR_FORMAT:
+        kind = "evaluator"
+    else:
+        kind = state.get("kind", "cktgen")
+        if not isinstance(kind, str) or kind not in KINDS:  # generative kinds only
+            raise CktGenError(f"unknown model kind {kind!r}; known: {', '.join(KINDS)}")
     return kind, config_from_dict(kind, state["config"]), scheme_from_dict(state["scheme"])
 
 
 def shipped_models() -> dict[str, Path]:
     """Checkpoints shipped in ``cktgen_eda/weights/``, by name."""
-    folder = resources.files("cktgen_eda").joinpath("weights")
-    if not folder.is_dir():
+    return _shipped("weights")
+
+
+def shipped_evaluators() -> dict[str, Path]:
+    """Evaluators shipped in ``cktgen_eda/weights/evaluators/``, by dataset name."""
+    return _shipped("weights", "evaluators")
+
+
+def _shipped(*folder: str) -> dict[str, Path]:
+    found = resources.files("cktgen_eda").joinpath(*folder)
+    if not found.is_dir():
         return {}
-    return {Path(p.name).stem: Path(str(p)) for p in folder.iterdir() if p.name.endswith(".pt")}
+    return {Path(p.name).stem: Path(str(p)) for p in found.iterdir() if p.name.endswith(".pt")}
 
 
 def model_path(name_or_path: str | Path | None) -> Path:
     """Resolve a shipped model name (default ``ocb101``) or a path."""
-    shipped = shipped_models()
-    name = str(name_or_path or DEFAULT_MODEL)
+    return _resolve(name_or_path, shipped_models(), DEFAULT_MODEL, "model")
+
+
+def evaluator_path(name_or_path: str | Path | None = None) -> Path:
+    """Resolve a shipped evaluator name (default ``ocb101``) or a path."""
+    return _resolve(name_or_path, shipped_evaluators(), DEFAULT_EVALUATOR, "evaluator")
+
+
+def _resolve(name_or_path: str | Path | None, shipped: dict[str, Path], default: str, what: str):
+    """``shipped[name]``, else an existing path.
+
+    Raises:
+        CktGenError: a missing file (the name has a suffix or a folder) or an unknown name.
+    """
+    name = str(name_or_path or default)
     if name in shipped:
         return shipped[name]
     path = Path(name)
-    if not path.exists():
-        known = ", ".join(sorted(shipped)) or "none"
-        raise CktGenError(f"no model named {name!r} (shipped: {known})")
-    return path
+    if path.exists():
+        return path
+    if path.suffix or len(path.parts) > 1:
+        raise CktGenError(f"{path}: no such {what} file")
+    known = ", ".join(sorted(shipped)) or "none"
+    raise CktGenError(f"no {what} named {name!r} (shipped: {known})")
 
 
 def load_model(name_or_path: str | Path | None = None, with_encoder: bool = False):
@@ -216,7 +255,21 @@ def load_model(name_or_path: str | Path | None = None, with_encoder: bool = Fals
         CktGenError: naming the file and what is wrong with it.
     """
     path = model_path(name_or_path)
-    state = read_state(path, FORMAT, "checkpoint")
+    return _load(path, read_state(path, FORMAT, "checkpoint"), with_encoder)
+
+
+def load_evaluator(name_or_path: str | Path | None = None):
+    """Load an evaluator (eval mode); ``info`` holds its training run and held-out report.
+
+    Raises:
+        CktGenError: naming the file and what is wrong with it.
+    """
+    path = evaluator_path(name_or_path)
+    return _load(path, read_state(path, EVALUATOR_FORMAT, "evaluator"))
+
+
+def _load(path: Path, state: dict[str, Any], with_encoder: bool = True):
+    """The model of a checked checkpoint ``state``, built and its weights loaded."""
     with about(path):
         kind, config, scheme = _parse(state)
         model = build_model(kind, config, scheme, with_encoder=with_encoder)

@@ -1,10 +1,13 @@
-"""Training CktGen: one plain loop (AdamW, seeded), periodic validation and checkpoints.
+"""Training every model: one plain loop (AdamW, seeded), periodic validation and checkpoints.
 
-benchmark → clean + tensors → CktGen.loss → AdamW. Every ``eval_every`` epochs it measures
-reconstruction accuracy (greedy decode of μ_c equals the test circuit, CktGen's
-``is_same_DAG``), validity and the *verified* class accuracy: one circuit generated per test
-joint class, simulated with ngspice, counted right when its measured class equals the
-requested one. Logs are JSON lines; checkpoints are written atomically (last and best).
+benchmark → clean + tensors → model.loss → AdamW. For CktGen and the baselines, every
+``eval_every`` epochs it measures reconstruction accuracy (greedy decode of μ_c equals the
+test circuit, CktGen's ``is_same_DAG``), validity and the *verified* class accuracy: one
+circuit generated per test joint class, simulated with ngspice, counted right when its
+measured class equals the requested one. The surrogate evaluator (``model="evaluator"``)
+trains in the same loop with the released recipe (``EVALUATOR_RUN``) and is validated by its
+held-out report (``evaluate_evaluator``). Logs are JSON lines; checkpoints are written
+atomically (last, and best by verified class accuracy).
 """
 
 from __future__ import annotations
@@ -20,20 +23,33 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..data.dataset import collate, joint_key, split_datasets, split_key
+from ..data.dataset import CircuitDataset, collate, joint_key, split_datasets, split_key
 from ..data.store import load_benchmark
 from ..data.validity import same_dag
 from ..errors import CktGenError
 from ..model.registry import build_model, check_overrides, make_config
-from .checkpoint import about, load_model, load_weights, read_checkpoint, save_checkpoint
+from .checkpoint import (
+    EVALUATOR_FORMAT,
+    about,
+    load_model,
+    load_weights,
+    read_checkpoint,
+    read_state,
+    save_checkpoint,
+)
+
+# The evaluator's run (docs/benchmark.md §5.2, the released code): 100 epochs of batch 32 at
+# lr 1e-4 without weight decay; AdamW betas (0.9, 0.99), no gradient clipping, and the LR cut
+# ×0.1 once the epoch loss has not improved for 10 epochs (``_optimizer``) instead of ``lr_at``.
+EVALUATOR_RUN = dict(epochs=100, batch_size=32, lr=1e-4, weight_decay=0.0)
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Run settings (the model's are in ``CktGenConfig``)."""
+    """Run settings (the model's are its config dataclass: ``model`` and ``preset``)."""
 
     dataset: str = "ocb101"
-    model: str = "cktgen"  # kind: cktgen, pace, cktgnn, cvaegan, ldt (model/registry.py)
+    model: str = "cktgen"  # cktgen, pace, cktgnn, cvaegan, ldt, evaluator (model/registry.py)
     preset: str = "cpu"
     epochs: int = 128
     batch_size: int = 128
@@ -46,6 +62,11 @@ class TrainConfig:
     device: str = "cpu"
     init: str = ""  # start from this checkpoint's weights (fine-tuning); for ldt: the VAE
     drop_invalid: bool = True  # train on measured circuits only (see docs/training.md)
+
+    @classmethod
+    def for_model(cls, model: str, **fields: Any) -> TrainConfig:
+        """The run defaults of ``model`` (the evaluator's ``EVALUATOR_RUN``), then ``fields``."""
+        return cls(model=model, **{**(EVALUATOR_RUN if model == "evaluator" else {}), **fields})
 
 
 def lr_at(progress: float, peak: float) -> float:
@@ -81,6 +102,9 @@ def _train(
     cfg: TrainConfig, out: Path, resume: bool, progress: bool, overrides: dict[str, Any]
 ) -> Path:
     torch.set_num_threads(cfg.threads)
+    evaluator = cfg.model == "evaluator"
+    if evaluator:  # the released recipe seeds the initial weights, and only those
+        torch.manual_seed(cfg.seed)
     bench = load_benchmark(cfg.dataset)
     train_ds, test_ds, cleaned = split_datasets(bench, drop_invalid=cfg.drop_invalid)
     dev = torch.device(cfg.device)
@@ -89,7 +113,7 @@ def _train(
         model.prepare(train_ds)  # latent statistics of the frozen VAE
     model.to(dev)
     trainable = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(trainable, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt, plateau = _optimizer(cfg, trainable)
     start, best, spent = 0, -1.0, 0.0
     if resume and (out / "last.pt").exists():
         start, best, spent = _resume(out / "last.pt", model, opt)
@@ -111,7 +135,8 @@ def _train(
     )
     log = (out / "log.jsonl").open("a")
     gen = torch.Generator().manual_seed(cfg.seed + start)
-    torch.manual_seed(cfg.seed + start)
+    if not evaluator:
+        torch.manual_seed(cfg.seed + start)
     steps = -(-len(train_ds) // cfg.batch_size)
     epoch = start
     while epoch < cfg.epochs and not (cfg.minutes and spent >= 60 * cfg.minutes):
@@ -122,23 +147,28 @@ def _train(
         sums: dict[str, float] = {}
         bar = _bar(len(batches), f"epoch {epoch + 1}/{cfg.epochs}", progress)
         for k, idx in enumerate(batches):
-            frac = (epoch * steps + k) / (cfg.epochs * steps)
-            if cfg.minutes:  # whichever budget runs out first drives the schedule
-                frac = max(frac, (spent + time.perf_counter() - t0) / (60 * cfg.minutes))
-            for group in opt.param_groups:
-                group["lr"] = lr_at(frac, cfg.lr)
+            if plateau is None:  # warm-up and cosine (lr_at), clipped gradients
+                frac = (epoch * steps + k) / (cfg.epochs * steps)
+                if cfg.minutes:  # whichever budget runs out first drives the schedule
+                    frac = max(frac, (spent + time.perf_counter() - t0) / (60 * cfg.minutes))
+                for group in opt.param_groups:
+                    group["lr"] = lr_at(frac, cfg.lr)
             loss, terms = model.loss(collate(train_ds.__getitems__(idx)).to(dev))
             opt.zero_grad(set_to_none=True)
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(trainable, 1.0)
+            if plateau is None:
+                torch.nn.utils.clip_grad_norm_(trainable, 1.0)
             opt.step()
             for key, v in terms.items():
                 sums[key] = sums.get(key, 0.0) + v
             if bar is not None:
                 bar.update(1)
-                bar.set_postfix({key: f"{terms[key]:.3g}" for key in ("loss", "recon", "nce")})
+                shown = [key for key in ("loss", "recon", "nce", "fom") if key in terms]
+                bar.set_postfix({key: f"{terms[key]:.3g}" for key in shown})
         if bar is not None:
             bar.close()
+        if plateau is not None:
+            plateau.step(sums["loss"])
         epoch += 1
         seconds = time.perf_counter() - t0
         spent += seconds
@@ -151,12 +181,12 @@ def _train(
         last = epoch == cfg.epochs or (cfg.minutes and spent >= 60 * cfg.minutes)
         info = {**info_base, "epoch": epoch, "train_seconds": spent, "best": best}
         if cfg.eval_every and (epoch % cfg.eval_every == 0 or last):
-            row.update(evaluate(model.to("cpu"), test_ds, seed=cfg.seed))
-            model.to(dev)
-            score = row["verified_class_acc"]
-            row["best"] = best = max(best, score)
+            row.update(_validate(model, test_ds, cfg, dev))
+            score = row.get("verified_class_acc")  # None for the evaluator: no best.pt
+            if score is not None:
+                row["best"] = best = max(best, score)
             info.update(metrics=row, best=best)
-            if score >= best:
+            if score is not None and score >= best:
                 save_checkpoint(out / "best.pt", model, info)
             save_checkpoint(out / "last.pt", model, info, opt)
             print(
@@ -173,7 +203,24 @@ def _train(
             )
         log.write(json.dumps(row) + "\n")
         log.flush()
-    return out / ("best.pt" if cfg.eval_every else "last.pt")
+    return out / ("best.pt" if cfg.eval_every and not evaluator else "last.pt")
+
+
+def _optimizer(cfg: TrainConfig, params: list[torch.nn.Parameter]):
+    """AdamW and, for the evaluator, its plateau schedule (``EVALUATOR_RUN``); else None."""
+    if cfg.model != "evaluator":
+        return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay), None
+    opt = torch.optim.AdamW(params, lr=cfg.lr, betas=(0.9, 0.99), weight_decay=cfg.weight_decay)
+    return opt, torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.1, patience=10)
+
+
+def _validate(model, test_ds, cfg: TrainConfig, dev: torch.device) -> dict[str, float]:
+    """Held-out metrics: the evaluator's report, or a generative model's ``evaluate``."""
+    if cfg.model == "evaluator":
+        return evaluate_evaluator(model, test_ds) if len(test_ds) else {"n": 0}
+    metrics = evaluate(model.to("cpu"), test_ds, seed=cfg.seed)
+    model.to(dev)
+    return metrics
 
 
 def _new_model(cfg: TrainConfig, scheme, overrides: dict[str, Any]):
@@ -191,6 +238,8 @@ def _new_model(cfg: TrainConfig, scheme, overrides: dict[str, Any]):
     model = build_model(cfg.model, make_config(cfg.model, cfg.preset, **overrides), scheme)
     if not cfg.init:
         return model, {}
+    if cfg.model == "evaluator":
+        raise CktGenError("the evaluator trains from scratch: init is for the generative models")
     state = _init_kind(cfg.init, cfg.model)
     with about(cfg.init):
         load_weights(model, state["model"])
@@ -207,8 +256,14 @@ def _init_kind(path: str, kind: str) -> dict[str, Any]:
 
 
 def _resume(path: Path, model, opt) -> tuple[int, float, float]:
-    """Load weights and optimizer state of ``path``; its epoch, best score, seconds spent."""
-    state = read_checkpoint(path)
+    """Load weights and optimizer state of ``path``; its epoch, best score, seconds spent.
+
+    An evaluator's plateau schedule restarts (its LR is in the optimizer state).
+    """
+    if model.kind == "evaluator":
+        state = read_state(path, EVALUATOR_FORMAT, "evaluator")
+    else:
+        state = read_checkpoint(path)
     info = state["info"]
     with about(path):
         load_weights(model, state["model"])
@@ -266,7 +321,7 @@ def evaluate(
     model, test_ds, rounds: int = 1, seed: int = 0, workers: int | None = None
 ) -> dict[str, float]:
     """Reconstruction accuracy, validity and verified class accuracy on the test split."""
-    from ..netlist.ngspice import verify
+    from ..evaluation.verified import verified_accuracy
 
     model.eval()
     b = test_ds.all()
@@ -286,23 +341,48 @@ def evaluate(
             valid += 1
         except CktGenError:
             circuits.append(None)
-    simulate = [c for c in circuits if c is not None]
-    results = iter(verify(simulate, workers=workers))
-    right = np.zeros(3)
-    joint = 0
-    for want, c in zip(classes, circuits):
-        m = next(results).measurement if c is not None else None
-        got = m.spec_class if m is not None and m.valid else None
-        if got is not None:
-            same = [int(a == w) for a, w in zip(got, want)]
-            right += same
-            joint += all(same)
-    n = len(classes)
+    acc = verified_accuracy(circuits, np.array(classes), workers=workers)
     return {
         "recon_acc": hits / len(rec),
-        "validity": valid / n,
-        "verified_class_acc": joint / n,
-        "verified_gain_acc": float(right[0] / n),
-        "verified_bw_acc": float(right[1] / n),
-        "verified_pm_acc": float(right[2] / n),
+        "validity": valid / len(classes),
+        "verified_class_acc": acc["joint"],
+        "verified_gain_acc": acc["gain"],
+        "verified_bw_acc": acc["bw"],
+        "verified_pm_acc": acc["pm"],
+    }
+
+
+@torch.no_grad()
+def evaluate_evaluator(ev, ds: CircuitDataset, batch_size: int = 1024) -> dict[str, float]:
+    """Held-out report: per-head and joint class accuracy, FoM MAE and RMSE (CSV units).
+
+    ``fom_rmse_over_std`` is the RMSE divided by the train FoM std (1 = predicting the mean).
+    """
+    was_training = ev.training
+    ev.eval()
+    device = next(ev.parameters()).device
+    hits, fom_err, n = np.zeros(4), [], len(ds)
+    for start in range(0, n, batch_size):
+        b = collate(ds.__getitems__(range(start, min(n, start + batch_size)))).to(device)
+        pred = ev.predict(b)
+        right = torch.stack(
+            [pred[k] == t for k, t in (("gain", b.gain), ("bw", b.bw), ("pm", b.pm))]
+        )
+        hits += [*right.sum(1).tolist(), int(right.all(0).sum())]
+        fom_err.append((pred["fom"] - b.fom).cpu().numpy())
+    ev.train(was_training)
+    if n == 0:
+        raise CktGenError("cannot evaluate the evaluator on an empty dataset")
+    err = np.concatenate(fom_err).astype(np.float64)
+    rmse = float(np.sqrt((err**2).mean()))
+    acc = hits / n
+    return {
+        "n": n,
+        "gain_acc": float(acc[0]),
+        "bw_acc": float(acc[1]),
+        "pm_acc": float(acc[2]),
+        "joint_acc": float(acc[3]),
+        "fom_mae": float(np.abs(err).mean()),
+        "fom_rmse": rmse,
+        "fom_rmse_over_std": rmse / ev.scheme.fom_std,
     }

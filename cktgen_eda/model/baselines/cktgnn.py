@@ -19,7 +19,7 @@ generated graphs may be invalid circuits, which the validity metric then counts.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -27,35 +27,23 @@ from torch import nn
 
 from ...data.dataset import PAD_PATH, PAD_TYPE, Batch, SpecScheme
 from ...subgraphs import N_POSITIONS, N_TYPES
-from ..config import ConfigMixin, pick, tiny
-from ..encoders import SpecEncoder, mlp
+from ..cktgen import spec_modules
+from ..config import AlignmentConfig, VAEConfig, tiny
+from ..encoders import mlp
 from ..generator import PRESENT, Decoded
 from .aligned import AlignedVAE
 
 
 @dataclass(frozen=True)
-class CktGNNConfig(ConfigMixin):
-    """CktGNN model and loss hyper-parameters (defaults: the ``cpu`` preset)."""
+class CktGNNConfig(AlignmentConfig, VAEConfig):
+    """CktGNN model and loss hyper-parameters (defaults: the ``cpu`` preset).
 
-    d_enc: int = 128  # encoder GRU state (also the spec encoder's and guidance heads')
-    latent: int = 64
-    d_gen: int = 192  # decoder GRU state
-    max_n: int = 8
-    w_type: float = 1.0
-    w_pos: float = 1.0
-    w_size: float = 1.0
-    w_edge: float = 1.0
-    w_kl: float = 1e-4
-    tau: float = 0.1
-    w_align: float = 1.0
+    The shared fields only (model/config.py): ``d_enc`` is the encoder's GRU state,
+    ``d_gen`` the decoder's.
+    """
 
 
 PRESETS = {"cpu": CktGNNConfig(), "tiny": tiny(CktGNNConfig)}
-
-
-def preset(name: str, **overrides: Any) -> CktGNNConfig:
-    """A preset config with fields replaced by ``overrides``."""
-    return pick(PRESETS, name, **overrides)
 
 
 class GatedSum(nn.Module):
@@ -240,8 +228,7 @@ class CktGNN(AlignedVAE):
         self.config, self.scheme = config, scheme
         c = config
         self.circuit_encoder = AsyncEncoder(c.d_enc, c.latent) if with_encoder else None
-        self.spec_encoder = SpecEncoder(scheme.n_classes, c.d_enc, c.latent)
-        self.guidance = nn.ModuleList(mlp(c.latent, c.d_enc, n) for n in scheme.n_classes)
+        self.spec_encoder, self.guidance = spec_modules(c, scheme)
         self.generator = SequentialDecoder(c.latent, c.d_gen, c.max_n)
 
     @torch.no_grad()

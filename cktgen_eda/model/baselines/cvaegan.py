@@ -20,7 +20,7 @@ own side.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -31,33 +31,20 @@ from ...data.dataset import Batch, SpecScheme
 from ...errors import CktGenError
 from ...subgraphs import N_POSITIONS, N_TYPES
 from ..cktgen import kl_normal, weighted_recon
-from ..config import ConfigMixin, pick, tiny
+from ..config import TransformerConfig, tiny
 from ..encoders import CircuitEncoder
 from ..generator import PRESENT, CircuitGenerator, Decoded
 
 
 @dataclass(frozen=True)
-class CVAEGANConfig(ConfigMixin):
-    """Model and loss hyper-parameters; sizes as CktGen's ``cpu`` preset (defaults: ``cpu``)."""
+class CVAEGANConfig(TransformerConfig):
+    """Model and loss hyper-parameters; sizes as CktGen's ``cpu`` preset (defaults: ``cpu``).
 
-    d_enc: int = 128
-    latent: int = 64
-    d_gen: int = 192
-    enc_layers: int = 3
-    gen_layers: int = 4
-    heads: int = 4
-    ff: int = 384
+    CktGen's fields without the alignment ones (model/config.py), plus the discriminator's.
+    """
+
     gnn_layers: int = 2
-    drop_emb: float = 0.2
-    drop_enc: float = 0.3
-    drop_gen: float = 0.1
-    max_n: int = 8
     d_disc: int = 256  # discriminator hidden width
-    w_type: float = 1.0
-    w_pos: float = 1.0
-    w_size: float = 1.0
-    w_edge: float = 1.0
-    w_kl: float = 1e-4  # as CktGen
     w_adv: float = 0.1  # generator's adversarial term; D's own loss enters with weight 1
 
 
@@ -65,11 +52,6 @@ PRESETS = {
     "cpu": CVAEGANConfig(),
     "tiny": tiny(CVAEGANConfig, d_disc=64),
 }
-
-
-def preset(name: str, **overrides: Any) -> CVAEGANConfig:
-    """A preset config with fields replaced by ``overrides``."""
-    return pick(PRESETS, name, **overrides)
 
 
 class SpecEmbedder(nn.Module):
@@ -138,17 +120,9 @@ class CVAEGAN(nn.Module):
         super().__init__()
         self.config, self.scheme = config, scheme
         c = config
-        self.circuit_encoder = (
-            CircuitEncoder(
-                c.d_enc, c.latent, c.enc_layers, c.heads, c.ff, c.gnn_layers, c.drop_emb, c.drop_enc
-            )
-            if with_encoder
-            else None
-        )
+        self.circuit_encoder = CircuitEncoder.from_config(c) if with_encoder else None
         self.spec_embedder = SpecEmbedder(scheme.n_classes, c.d_enc, c.latent)
-        self.generator = CircuitGenerator(
-            c.latent, c.d_gen, c.gen_layers, c.heads, c.ff, c.drop_gen, c.max_n
-        )
+        self.generator = CircuitGenerator.from_config(c)
         d_in = c.max_n * (N_TYPES + N_POSITIONS + 3) + c.max_n * (c.max_n - 1) // 2
         self.discriminator = nn.Sequential(
             nn.Linear(d_in, c.d_disc),
@@ -157,10 +131,6 @@ class CVAEGAN(nn.Module):
             nn.LeakyReLU(0.2),
             nn.Linear(c.d_disc, 1),
         )
-
-    @staticmethod
-    def classes(b: Batch) -> torch.Tensor:
-        return torch.stack([b.gain, b.bw, b.pm], -1)
 
     def _encoder(self) -> CircuitEncoder:
         if self.circuit_encoder is None:
@@ -173,7 +143,7 @@ class CVAEGAN(nn.Module):
         detached fakes) and ``rec_{type,pos,size,edge}``."""
         c = self.config
         mu_c, lv_c = self._encoder()(b)
-        e_s = self.spec_embedder(self.classes(b))
+        e_s = self.spec_embedder(b.classes)
         z_c = mu_c + torch.randn_like(mu_c) * (0.5 * lv_c).exp()
         rec = self.generator(z_c + e_s, b)
         recon = weighted_recon(c, rec)
@@ -226,7 +196,7 @@ class CVAEGAN(nn.Module):
     def reconstruct(self, b: Batch) -> list[Decoded]:
         """Greedy decode of μ_c + E(s), s the batch's own spec classes."""
         mu_c, _ = self._encoder()(b)
-        return self.generator.sample(mu_c + self.spec_embedder(self.classes(b)), greedy=True)
+        return self.generator.sample(mu_c + self.spec_embedder(b.classes), greedy=True)
 
     @torch.no_grad()
     def embed_circuits(self, b: Batch) -> torch.Tensor:

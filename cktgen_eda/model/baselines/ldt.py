@@ -25,7 +25,7 @@ from ...data.dataset import Batch, SpecScheme, collate
 from ...errors import CktGenError
 from ..cktgen import PRESETS as CKTGEN_PRESETS
 from ..cktgen import CktGen, CktGenConfig
-from ..config import ConfigMixin, pick
+from ..config import ConfigMixin
 from ..encoders import mlp
 from ..generator import Decoded
 
@@ -82,11 +82,6 @@ PRESETS = {
         sample_steps=10,
     ),
 }
-
-
-def preset(name: str, **overrides: Any) -> LDTConfig:
-    """A preset config with fields replaced by ``overrides``."""
-    return pick(PRESETS, name, **overrides)
 
 
 def alphas_cumprod(schedule: str, steps: int) -> torch.Tensor:
@@ -247,7 +242,7 @@ class LDT(nn.Module):
         noise = torch.randn_like(x0)
         a = self.alphas_cumprod[t][:, None]
         x_t = a.sqrt() * x0 + (1 - a).sqrt() * noise
-        classes = CktGen.classes(b)
+        classes = b.classes
         drop = torch.rand(classes.shape[0], device=x0.device) < self.config.p_uncond
         null = torch.tensor(self.denoiser.null, device=x0.device)
         classes = torch.where(drop[:, None], null, classes)

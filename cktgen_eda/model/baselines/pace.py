@@ -16,52 +16,33 @@ Data flow: ``Batch`` → ``PACE.loss`` (training); spec classes → μ_s, σ_s �
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import torch
 from torch import nn
 
 from ...data.dataset import PAD_PATH, PAD_TYPE, Batch, SpecScheme
 from ...subgraphs import N_POSITIONS, N_TYPES
-from ..config import ConfigMixin, pick, tiny
-from ..encoders import SpecEncoder, mlp
+from ..cktgen import spec_modules
+from ..config import AlignmentConfig, TransformerConfig, tiny
+from ..encoders import mlp
 from ..generator import CircuitGenerator, Decoded
 from .aligned import AlignedVAE
 
 
 @dataclass(frozen=True)
-class PACEConfig(ConfigMixin):
-    """PACE model and loss hyper-parameters (defaults: the ``cpu`` preset, sized like CktGen's)."""
+class PACEConfig(AlignmentConfig, TransformerConfig):
+    """PACE model and loss hyper-parameters (defaults: the ``cpu`` preset, sized like CktGen's).
 
-    d_enc: int = 128  # encoder width (also the spec encoder's and guidance heads')
-    latent: int = 64
-    d_gen: int = 192  # generator width
-    enc_layers: int = 3
-    gen_layers: int = 4
-    heads: int = 4
-    ff: int = 384
-    drop_emb: float = 0.2
-    drop_enc: float = 0.3
-    drop_gen: float = 0.1
-    max_n: int = 8
-    w_type: float = 1.0
-    w_pos: float = 1.0
-    w_size: float = 1.0
-    w_edge: float = 1.0
-    w_kl: float = 1e-4
-    tau: float = 0.1
-    w_align: float = 1.0
+    The fields are CktGen's without ``gnn_layers`` (model/config.py); ``d_enc`` is the
+    DAG-attention encoder's width.
+    """
 
 
 PRESETS = {
     "cpu": PACEConfig(),
     "tiny": tiny(PACEConfig),
 }
-
-
-def preset(name: str, **overrides: Any) -> PACEConfig:
-    """A preset config with fields replaced by ``overrides``."""
-    return pick(PRESETS, name, **overrides)
 
 
 def ancestors(adj: torch.Tensor) -> torch.Tensor:
@@ -137,11 +118,8 @@ class PACE(AlignedVAE):
             if with_encoder
             else None
         )
-        self.spec_encoder = SpecEncoder(scheme.n_classes, c.d_enc, c.latent)
-        self.guidance = nn.ModuleList(mlp(c.latent, c.d_enc, n) for n in scheme.n_classes)
-        self.generator = CircuitGenerator(
-            c.latent, c.d_gen, c.gen_layers, c.heads, c.ff, c.drop_gen, c.max_n
-        )
+        self.spec_encoder, self.guidance = spec_modules(c, scheme)
+        self.generator = CircuitGenerator.from_config(c)
 
     @torch.no_grad()
     def decode(
