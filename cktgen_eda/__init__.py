@@ -46,7 +46,7 @@ __all__ = [
 # name -> (module, attribute); imported on first use so `import cktgen_eda` stays fast.
 _LAZY = {
     "to_spice": ("cktgen_eda.netlist.spice", "write_spice"),
-    "from_spice": ("cktgen_eda.netlist.spice", "parse_spice"),
+    "from_spice": ("cktgen_eda.netlist.spice", "from_spice"),
     "verify": ("cktgen_eda.netlist.ngspice", "verify"),
     "generate": ("cktgen_eda.generation", "generate"),
     "size": ("cktgen_eda.sizing", "size"),

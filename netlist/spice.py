@@ -111,6 +111,19 @@ def parse_spice(text: str, source: str = "<netlist>", out_net: str = "out") -> C
     return parse_subckt_netlist(text, source, out_net=out_net)
 
 
+def from_spice(path_or_text: str | Path, out_net: str = "out") -> Circuit:
+    """Read a netlist from a path, or from its text (a string with a line break).
+
+    The Python API's ``from_spice``; like ``from_kicad`` it takes either form.
+
+    Raises:
+        NetlistError: the file cannot be read or is not a netlist this reader knows.
+    """
+    if isinstance(path_or_text, str) and "\n" in path_or_text:
+        return parse_spice(path_or_text, "<netlist>", out_net=out_net)
+    return read_spice(path_or_text, out_net=out_net)
+
+
 def read_spice(path: str | Path, out_net: str = "out") -> Circuit:
     """Read a netlist file (see ``parse_spice``)."""
     path = Path(path)

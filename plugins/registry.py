@@ -1,7 +1,7 @@
 """Exporter and simulator tables, rebuilt from the plugins' registration hooks on each read.
 
 Part of ``cktgen_eda.plugins`` (re-exported there): ``exporters()`` backs every file a
-circuit is written to (``generate --out --format``, ``design --out``, ``export --format``);
+circuit is written to (``generate --out-dir --format``, ``design --out-dir``, ``export --format``);
 ``simulators()`` backs every simulation the library runs (``verify``, ``generate --verify``,
 ``design``, ``evaluate``): the built-in ``ngspice`` and ``fast`` and any simulator a plugin
 adds. ``get_exporter(name)`` and ``get_simulator(name)`` look one up by name.

@@ -106,7 +106,7 @@ def test_verify_ngspice_goes_through_the_simulator_table(monkeypatch):
 def test_generate_verify_engine_cli_and_library(counting, tiny_model, tmp_path):
     model, path = tiny_model
     args = ["generate", "--spec", "gain>=0dB", "-n", 4, "--model", path, "--seed", 2]
-    r = invoke(*args, "--verify", "--engine", "counting", "--json", "--out", tmp_path / "cli")
+    r = invoke(*args, "--verify", "--engine", "counting", "--json", "--out-dir", tmp_path / "cli")
     assert r.exit_code == 0, r.output
     data = json.loads(r.stdout)
     assert counting.runs == [data["valid"]] and data["valid"] > 0
@@ -139,7 +139,7 @@ def test_design_engine_cli_and_library(counting, monkeypatch, tiny_model, tmp_pa
     model, path = tiny_model
     options = ["--budget", 8, "--batch", 8, "--top", 2, "--refine", 0, "--seed", 0]
     args = ["design", "--spec", "gain>=0dB", "--model", path, *options, "--engine", "counting"]
-    r = invoke(*args, "--json", "--out", tmp_path / "cli")
+    r = invoke(*args, "--json", "--out-dir", tmp_path / "cli")
     assert r.exit_code == 0, r.output
     found = json.loads(r.stdout)["designs"]
     assert found and all(d["measurement"]["simulator"].startswith("fast") for d in found)

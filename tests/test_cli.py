@@ -107,7 +107,7 @@ def test_verify_table_json_spec_and_plot(tmp_path, spectre_example):
         *files,
         "--spec",
         "gain>=60dB,pm>=45deg",
-        "--out",
+        "--out-node",
         "vout",
         "--json",
         "--plot",
@@ -136,5 +136,49 @@ def test_verify_bad_file_is_one_line_error_before_simulating(tmp_path):
     assert "unknown file type .txt" in r.output
     deck = tmp_path / "x.cir"
     deck.write_text("t\nV1 a 0 AC 1\nR1 a b 1k\n")
-    r = run("verify", deck, "--out", "nowhere")
+    r = run("verify", deck, "--out-node", "nowhere")
     assert r.exit_code == 1 and "output node 'nowhere' not found" in r.output
+
+
+@pytest.mark.parametrize(
+    "command, old, new",
+    [
+        ("verify", "--out", "--out-node"),
+        ("size", "--out", "--out-node"),
+        ("from-spice", "--out-net", "--out-node"),
+        ("from-kicad", "--out-net", "--out-node"),
+        ("from-kicad", "--in-net", "--in-node"),
+        ("generate", "--out", "--out-dir"),
+        ("design", "--out", "--out-dir"),
+        ("train", "--out", "--out-dir"),
+        ("dataset build", "--out", "--output"),
+        ("dataset import-ocb", "--out", "--output"),
+    ],
+)
+def test_old_option_spellings_are_hidden_aliases(command, old, new):
+    """Nets are --out-node, folders --out-dir, files -o/--output; old names stay one release."""
+    from click.testing import CliRunner
+
+    from cktgen_eda.cli import cli
+
+    help_text = CliRunner().invoke(cli, [*command.split(), "--help"]).output
+    assert new in help_text
+    assert f"{old} " not in help_text.replace(f"{old}-", "") and f"{old}," not in help_text
+
+
+def test_an_old_spelling_still_works_with_one_deprecation_line(tmp_path):
+    from click.testing import CliRunner
+
+    from cktgen_eda.cli import cli
+
+    deck = tmp_path / "rc.cir"
+    deck.write_text("* rc\nV1 in 0 AC 1\nG1 0 vout in 0 1m\nR1 vout 0 100k\nC1 vout 0 1p\n.end\n")
+    old = CliRunner().invoke(
+        cli, ["verify", "--engine", "fast", str(deck), "--out", "vout", "--json"]
+    )
+    new = CliRunner().invoke(
+        cli, ["verify", "--engine", "fast", str(deck), "--out-node", "vout", "--json"]
+    )
+    assert old.exit_code == new.exit_code == 0, old.output
+    assert old.stdout == new.stdout
+    assert old.stderr.strip() == "warning: --out is deprecated; use --out-node"

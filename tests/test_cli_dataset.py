@@ -20,10 +20,10 @@ def run(*args):
 @pytest.mark.ngspice
 def test_build_is_deterministic_and_info_reads_it(tmp_path):
     a, b = tmp_path / "a.npz", tmp_path / "b.npz"
-    r = run("dataset", "build", "--recipe", "ocb301", "-n", "80", "--out", str(a))
+    r = run("dataset", "build", "--recipe", "ocb301", "-n", "80", "-o", str(a))
     assert r.exit_code == 0, r.output
     assert "80 circuits (64 train / 16 test)" in r.output
-    assert run("dataset", "build", "--recipe", "ocb301", "-n", "80", "--out", str(b)).exit_code == 0
+    assert run("dataset", "build", "--recipe", "ocb301", "-n", "80", "-o", str(b)).exit_code == 0
     assert hashlib.sha256(a.read_bytes()).digest() == hashlib.sha256(b.read_bytes()).digest()
     bench = read_benchmark(a)
     assert bench.manifest["recipe"]["name"] == "ocb301" and bench.manifest["simulator"].startswith(
@@ -43,7 +43,7 @@ def test_build_is_deterministic_and_info_reads_it(tmp_path):
     c = tmp_path / "c.npz"
     assert (
         run(
-            "dataset", "build", "--recipe", "ocb301", "-n", "80", "--seed", "1", "--out", str(c)
+            "dataset", "build", "--recipe", "ocb301", "-n", "80", "--seed", "1", "-o", str(c)
         ).exit_code
         == 0
     )
@@ -54,7 +54,7 @@ def test_build_is_deterministic_and_info_reads_it(tmp_path):
 def test_build_refuses_to_overwrite(tmp_path):
     out = tmp_path / "x.npz"
     out.write_text("keep me")
-    r = CliRunner().invoke(cli, ["dataset", "build", "-n", "5", "--out", str(out)])
+    r = CliRunner().invoke(cli, ["dataset", "build", "-n", "5", "-o", str(out)])
     assert r.exit_code == 1 and "exists" in r.output and out.read_text() == "keep me"
 
 
@@ -89,7 +89,7 @@ def test_export_then_import_through_the_cli(tmp_path):
     pkl, csv, back = tmp_path / "b.pkl", tmp_path / "b.csv", tmp_path / "back.npz"
     r = run("dataset", "export-ocb", str(src), "--pkl", str(pkl), "--csv", str(csv))
     assert r.exit_code == 0 and pkl.exists() and csv.read_text().startswith(",valid,gain,pm,bw,fom")
-    r = run("dataset", "import-ocb", str(pkl), str(csv), "--out", str(back), "--name", "rt")
+    r = run("dataset", "import-ocb", str(pkl), str(csv), "-o", str(back), "--name", "rt")
     assert r.exit_code == 0, r.output
     a, b = read_benchmark(src), read_benchmark(back)
     assert b.name == "rt" and b.n_train == a.n_train

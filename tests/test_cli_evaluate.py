@@ -110,11 +110,11 @@ def test_evaluate_errors_are_one_line(ocb101_tiny, tmp_path):
 
 
 def test_train_option_errors(tmp_path):
-    r = run("train", "--model", "ldt", "--out", tmp_path / "x")
+    r = run("train", "--model", "ldt", "--out-dir", tmp_path / "x")
     assert r.exit_code == 1 and "--init" in r.output
-    r = run("train", "--set", "w_kl", "--out", tmp_path / "y")
+    r = run("train", "--set", "w_kl", "--out-dir", tmp_path / "y")
     assert r.exit_code == 2 and "FIELD=VALUE" in r.output
-    r = run("train", "--set", "no_such=1", "--epochs", "1", "--out", tmp_path / "z")
+    r = run("train", "--set", "no_such=1", "--epochs", "1", "--out-dir", tmp_path / "z")
     assert r.exit_code == 1 and "no_such" in r.output
 
 

@@ -162,7 +162,7 @@ def test_train_on_a_small_benchmark(setup, tmp_path):
     lines = (tmp_path / "run" / "log.jsonl").read_text().splitlines()
     assert [json.loads(x).get("epoch") for x in lines] == [1, 2]
     # the same run from the command line, resumed for one more epoch
-    args = ["--dataset", data, "--preset", "tiny", "--epochs", 3, "--out", tmp_path / "run"]
+    args = ["--dataset", data, "--preset", "tiny", "--epochs", 3, "--out-dir", tmp_path / "run"]
     r = CliRunner().invoke(cli, ["train", "--model", "evaluator", *map(str, args), "--resume"])
     assert r.exit_code == 0, r.output
     assert load_evaluator(out).info["epoch"] == 3

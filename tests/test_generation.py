@@ -66,7 +66,7 @@ def test_generate_cli_verify_json_and_files(tiny_model, tmp_path):
             str(path),
             "--verify",
             "--json",
-            "--out",
+            "--out-dir",
             str(out),
             "--format",
             "spice",
@@ -88,7 +88,7 @@ def test_generate_cli_verify_json_and_files(tiny_model, tmp_path):
             "6",
             "--model",
             str(path),
-            "--out",
+            "--out-dir",
             str(out),
             "--format",
             "spice",
@@ -123,7 +123,7 @@ def test_train_cli_runs_and_resumes(tmp_path):
         "1",
         "--batch-size",
         "16",
-        "--out",
+        "--out-dir",
         str(out),
     ]
     r = CliRunner().invoke(cli, args)

@@ -95,7 +95,7 @@ def test_in_test_plugin_adds_a_format_and_receives_candidates(tiny_path, tmp_pat
         assert r.exit_code == 0 and (tmp_path / "amp.txt").read_text() == "5 nodes\n"
         out = tmp_path / "cands"
         gen = ["generate", "--spec", "gain>=0dB", "-n", 6, "--model", tiny_path, "--json"]
-        r = invoke(*gen, "--out", out, "--format", "node-count")
+        r = invoke(*gen, "--out-dir", out, "--format", "node-count")
         assert r.exit_code == 0, r.output
         [(spec, circuits, measurements, out_dir)] = rec.calls
         assert spec.to_text() == "gain>=0dB" and out_dir == out
@@ -230,7 +230,7 @@ def test_example_plugin_installs_and_runs(example_installed, tiny_path, tmp_path
                         ["3", "+gm+", "gm", "0.005"]]  # fmt: skip
 
     cands = tmp_path / "cands"
-    gen = ["generate", "--spec", "gain>=0dB", "-n", 6, "--model", tiny_path, "--out", cands]
+    gen = ["generate", "--spec", "gain>=0dB", "-n", 6, "--model", tiny_path, "--out-dir", cands]
     out = cktgen(*gen, load="1")
     assert out.returncode == 0, out.stderr
     summary = list(csv.DictReader((cands / "candidates.csv").open()))

@@ -67,7 +67,7 @@ def test_import_ocb_never_runs_code_from_a_pickle(tmp_path, payload):
     _csv(tmp_path / "perform.csv", 0 if payload == "empty" else 1)
     out = tmp_path / "out.npz"
     res = CliRunner().invoke(
-        cli, ["dataset", "import-ocb", str(pkl), str(tmp_path / "perform.csv"), "--out", str(out)]
+        cli, ["dataset", "import-ocb", str(pkl), str(tmp_path / "perform.csv"), "-o", str(out)]
     )
     assert res.exit_code == 1
     assert not marker.exists() and not out.exists()
@@ -384,7 +384,7 @@ def test_design_out_is_checked_before_the_search(tmp_path):
 
     (tmp_path / "file").write_text("x")
     res = CliRunner().invoke(
-        cli, ["design", "--spec", "gain>=60dB", "--out", str(tmp_path / "file" / "sub")]
+        cli, ["design", "--spec", "gain>=60dB", "--out-dir", str(tmp_path / "file" / "sub")]
     )
     assert res.exit_code == 1 and "is not a folder" in res.output
 
@@ -435,7 +435,7 @@ def test_generate_out_is_all_or_nothing(tmp_path):
     out = tmp_path / "cands"
     out.mkdir()
     os.mkfifo(out / "candidate_002.json")
-    args = ["generate", "--spec", "gain>=60dB", "-n", "4", "--out", str(out), "--force"]
+    args = ["generate", "--spec", "gain>=60dB", "-n", "4", "--out-dir", str(out), "--force"]
     res = CliRunner().invoke(cli, args)
     assert res.exit_code == 1 and "candidate_002.json is a FIFO" in res.output
     assert sorted(p.name for p in out.iterdir()) == ["candidate_002.json"]

@@ -296,7 +296,14 @@ def test_failed_train_leaves_no_run_folder(saved, tmp_path, args, words):
     model, _, bench, _ = saved
     out = tmp_path / "runs" / "run"
     r = run(
-        "train", *args(model, bench, tmp_path), "--preset", "tiny", "--epochs", "1", "--out", out
+        "train",
+        *args(model, bench, tmp_path),
+        "--preset",
+        "tiny",
+        "--epochs",
+        "1",
+        "--out-dir",
+        out,
     )
     assert r.exit_code == 1 and words in r.output, r.output
     assert r.output.count("\n") == 1
@@ -322,7 +329,7 @@ def test_resume_from_a_checkpoint_without_optimizer_is_one_line(saved, tmp_path)
     out = tmp_path / "run"
     out.mkdir()
     (out / "last.pt").write_bytes(saved[0].read_bytes())
-    args = ["--dataset", saved[2], "--preset", "tiny", "--epochs", "2", "--out", out]
+    args = ["--dataset", saved[2], "--preset", "tiny", "--epochs", "2", "--out-dir", out]
     r = run("train", *args, "--resume")
     assert r.exit_code == 1 and "no optimizer state" in r.output, r.output
     assert (out / "last.pt").exists()
@@ -332,5 +339,5 @@ def test_failed_train_keeps_a_folder_it_did_not_create(saved, tmp_path):
     out = tmp_path / "mine"
     out.mkdir()
     (out / "notes.txt").write_text("keep")
-    r = run("train", "--dataset", tmp_path / "missing.npz", "--out", out)
+    r = run("train", "--dataset", tmp_path / "missing.npz", "--out-dir", out)
     assert r.exit_code == 1 and (out / "notes.txt").read_text() == "keep"

@@ -137,7 +137,7 @@ def test_every_command_that_loads_a_dataset_says_one_line(good, tmp_path, case, 
     bad = CORRUPT[case][0](good, tmp_path / "bad.npz")
     args = {
         "evaluate": ["evaluate", "--task", "recon", "--dataset", bad],
-        "train": ["train", "--dataset", bad, "--epochs", "1", "--out", tmp_path / "run"],
+        "train": ["train", "--dataset", bad, "--epochs", "1", "--out-dir", tmp_path / "run"],
         "export-ocb": ["dataset", "export-ocb", bad, "--pkl", tmp_path / "a.pkl"]
         + ["--csv", tmp_path / "a.csv"],
     }[command]
@@ -225,7 +225,7 @@ def test_import_ocb_refuses_non_finite_labels(ocb_files, tmp_path, value):
     bad = tmp_path / "bad.csv"
     bad.write_text("\n".join(lines) + "\n")
     out = tmp_path / "out.npz"
-    res = invoke("dataset", "import-ocb", pkl, bad, "--out", out)
+    res = invoke("dataset", "import-ocb", pkl, bad, "-o", out)
     assert_one_line_error(res, f"{bad} line 6, column 'gain'", value)
     assert not out.exists()
 
@@ -292,14 +292,14 @@ def no_build(monkeypatch):
 
 def test_dataset_build_checks_a_missing_folder_before_building(tmp_path, no_build):
     out = tmp_path / "missing" / "x.npz"
-    res = invoke("dataset", "build", "-n", "2", "--out", out)
+    res = invoke("dataset", "build", "-n", "2", "-o", out)
     assert_one_line_error(res, str(out), "does not exist")
 
 
 def test_dataset_build_checks_a_non_regular_target_before_building(tmp_path, no_build):
     out = tmp_path / "fifo.npz"
     os.mkfifo(out)
-    res = invoke("dataset", "build", "-n", "2", "--out", out, "--force")
+    res = invoke("dataset", "build", "-n", "2", "-o", out, "--force")
     assert_one_line_error(res, str(out), "not a regular file")
 
 
@@ -311,5 +311,5 @@ def test_import_ocb_checks_the_output_before_reading(ocb_files, tmp_path, monkey
 
     monkeypatch.setattr(ocb, "read_ocb", refuse)
     out = tmp_path / "missing" / "x.npz"
-    res = invoke("dataset", "import-ocb", *ocb_files, "--out", out)
+    res = invoke("dataset", "import-ocb", *ocb_files, "-o", out)
     assert_one_line_error(res, str(out), "does not exist")

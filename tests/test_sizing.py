@@ -274,7 +274,7 @@ def test_size_command_on_circuit_json_and_plain_deck(tmp_path):
 
 
 def test_cli_objective_choices_are_the_librarys():
-    from cktgen_eda.cli import OBJECTIVE_CHOICES
+    from cktgen_eda.cli.options import OBJECTIVE_CHOICES
 
     assert OBJECTIVE_CHOICES == sizing.OBJECTIVES
     for name in ("size", "generate", "design"):

@@ -209,3 +209,19 @@ def test_prepare_user_deck_replaces_analyses():
 def test_bad_user_decks(text, message):
     with pytest.raises(NetlistError, match=message):
         prepare_deck(text)
+
+
+def test_api_from_spice_and_from_kicad_take_a_path_or_text(tmp_path):
+    """``ck.from_spice("amp.cir")`` used to parse the file name as a netlist."""
+    import cktgen_eda as ck
+
+    amp = ck.load_circuit(EXAMPLES / "two_stage_miller.json")
+    deck, sch_xml = tmp_path / "amp.cir", tmp_path / "amp.xml"
+    deck.write_text(ck.to_spice(amp))
+    from cktgen_eda.netlist.kicad import write_kicad_netlist
+
+    sch_xml.write_text(write_kicad_netlist(amp, "amp"))
+    for reader, path in ((ck.from_spice, deck), (ck.from_kicad, sch_xml)):
+        assert reader(path) == reader(str(path)) == reader(path.read_text()) == amp
+    with pytest.raises(ck.NetlistError, match="no such file"):
+        ck.from_spice(str(tmp_path / "missing.cir"))

@@ -15,6 +15,16 @@ import click
 
 from .. import __version__
 from ..errors import CktGenError
+from .options import (
+    EngineChoice,
+    allow_unstable_option,
+    emit,
+    force_option,
+    out_node_option,
+    out_option,
+    spec_option_value,
+    workers_option,
+)
 
 
 class _Group(click.Group):
@@ -43,80 +53,10 @@ def cli() -> None:
     """
 
 
-def _emit(text: str, out: Path | None, force: bool) -> None:
-    """Write to ``out`` atomically (refusing to overwrite without ``force``) or to stdout."""
-    if out is None:
-        click.echo(text, nl=False)
-        return
-    from ..fileio import atomic_write
-
-    atomic_write(out, text, force=force)
-    click.echo(f"wrote {out}", err=True)
-
-
-_out_option = click.option(
-    "-o",
-    "--output",
-    "out",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write to this file (atomically) instead of stdout.",
-)
-_force_option = click.option("--force", is_flag=True, help="Overwrite an existing output file.")
-_workers_option = click.option(
-    "--workers", type=click.IntRange(1, 64), help="Simulator processes [default: 2]."
-)
-_allow_unstable_option = click.option(
-    "--allow-unstable",
-    is_flag=True,
-    help="Judge the spec by the benchmark's raw convention (same as 'stable=any' in the "
-    "spec): PM at the first crossing referenced to +180°, no stability check. Default: a "
-    "pass needs a stable amplifier, open loop and at unity gain, with gain above 0 dB and "
-    "the loop phase margin.",
-)
-
-
-# sizing.OBJECTIVES, spelled out so that --help does not import numpy and torch
-OBJECTIVE_CHOICES = ("power", "margin", "fom")
-
-
-def _objective_option(default: str, what: str):
-    """``--objective`` of size, generate and design; ``what`` opens the help text."""
-    return click.option(
-        "--objective",
-        type=click.Choice(OBJECTIVE_CHOICES),
-        default=default,
-        show_default=True,
-        help=f"{what}: power = least total |gm|; margin = the centre of the spec box; fom = "
-        "the benchmark's figure of merit.",
-    )
-
-
-def _spec_option_value(spec_text: str | None, allow_unstable: bool):
-    """The ``Spec`` of ``--spec`` text with ``--allow-unstable`` applied (None without text)."""
-    from dataclasses import replace
-
-    from ..spec import parse_spec
-
-    if spec_text is None:
-        if allow_unstable:
-            raise click.UsageError("--allow-unstable needs --spec")
-        return None
-    spec = parse_spec(spec_text)
-    return replace(spec, require_stable=False) if allow_unstable else spec
-
-
-_model_option = click.option(
-    "--model",
-    "model_name",
-    metavar="NAME|PATH",
-    help="Shipped model name or checkpoint [default: ocb101].",
-)
-
-
 @cli.command("to-spice")
 @click.argument("circuit", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@_out_option
-@_force_option
+@out_option
+@force_option
 def to_spice(circuit: Path, out: Path | None, force: bool) -> None:
     """Write the ngspice testbench deck of a circuit JSON file.
 
@@ -131,20 +71,15 @@ def to_spice(circuit: Path, out: Path | None, force: bool) -> None:
     from ..circuit import load_circuit
     from ..netlist.spice import write_spice
 
-    _emit(write_spice(load_circuit(circuit)), out, force)
+    emit(write_spice(load_circuit(circuit)), out, force)
 
 
 @cli.command("from-spice")
 @click.argument("netlist", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@_out_option
-@_force_option
-@click.option(
-    "--out-net",
-    default="out",
-    show_default=True,
-    help="Output net of an OCB-style subcircuit netlist (case-insensitive).",
-)
-def from_spice(netlist: Path, out: Path | None, force: bool, out_net: str) -> None:
+@out_option
+@force_option
+@out_node_option("Output net of an OCB-style subcircuit netlist (case-insensitive).", "--out-net")
+def from_spice(netlist: Path, out: Path | None, force: bool, out_node: str) -> None:
     """Read a netlist back into circuit JSON.
 
     Accepts decks written by `to-spice` (lossless) and OCB-style subcircuit netlists in
@@ -157,41 +92,8 @@ def from_spice(netlist: Path, out: Path | None, force: bool, out_net: str) -> No
     """
     from ..netlist.spice import read_spice
 
-    circuit = read_spice(netlist, out_net=out_net)
-    _emit(circuit.to_json(), out, force)
-
-
-class _OneLineUsageError(click.ClickException):
-    exit_code = 2  # a usage error, shown as one line
-
-
-class EngineChoice(click.ParamType):
-    """``--engine NAME``: a registered simulator, looked up when used so plugins count."""
-
-    name = "engine"
-
-    def convert(self, value, param, ctx) -> str:
-        from ..plugins import simulators
-
-        known = simulators()
-        if value not in known:
-            raise _OneLineUsageError(
-                f"unknown engine {value!r}; known engines: {', '.join(sorted(known))}"
-            )
-        return value
-
-
-def _engine_option(what: str):
-    """``--engine NAME`` (default ngspice) of generate and design; ``what`` opens the help."""
-    return click.option(
-        "--engine",
-        "simulator",
-        metavar="NAME",
-        type=EngineChoice(),
-        default="ngspice",
-        show_default=True,
-        help=f"{what}: ngspice, fast (the exact small-signal engine) or a plugin's simulator.",
-    )
+    circuit = read_spice(netlist, out_net=out_node)
+    emit(circuit.to_json(), out, force)
 
 
 @cli.command("verify")
@@ -219,7 +121,7 @@ def _engine_option(what: str):
     metavar="TEXT",
     help='Target, e.g. "gain>=60dB,ugf>=50MHz,pm>=45deg"; adds PASS/FAIL with the reasons.',
 )
-@_allow_unstable_option
+@allow_unstable_option
 @click.option("--json", "as_json", is_flag=True, help="Print the measurement JSON array.")
 @click.option(
     "--plot",
@@ -227,15 +129,9 @@ def _engine_option(what: str):
     type=click.Path(file_okay=False, path_type=Path),
     help="Write a Bode plot PNG per circuit (named after its file) into this folder.",
 )
-@_force_option
-@click.option(
-    "--out",
-    "out_node",
-    default="out",
-    show_default=True,
-    help="Output node of plain SPICE decks (.cir/.sp).",
-)
-@_workers_option
+@force_option
+@out_node_option("Output node of plain SPICE decks (.cir/.sp).")
+@workers_option
 @click.option(
     "--timeout",
     "timeout_s",
@@ -272,9 +168,9 @@ def verify(
     \b
     Examples:
       cktgen-eda verify --ngspice examples/circuits/*.json
-      cktgen-eda verify amp.cir --out vout --spec "gain>=60dB,pm>=45deg" --json
+      cktgen-eda verify amp.cir --out-node vout --spec "gain>=60dB,pm>=45deg" --json
     """
-    spec = _spec_option_value(spec_text, allow_unstable)
+    spec = spec_option_value(spec_text, allow_unstable)
     from ..netlist.ngspice import job_for
     from ..plugins import get_simulator
     from ..report import measurement_table

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import click
 
-from . import _force_option, _workers_option, cli
+from . import cli
+from .options import force_option, renamed, workers_option
 
 
 @cli.group("dataset")
@@ -21,7 +22,7 @@ def dataset() -> None:
     \b
     Examples:
       cktgen-eda dataset info ocb101
-      cktgen-eda dataset build --recipe ocb101 -n 500 --out small.npz
+      cktgen-eda dataset build --recipe ocb101 -n 500 -o small.npz
       cktgen-eda dataset export-ocb ocb101 --pkl ckt_bench_101.pkl --csv perform101.csv
     """
 
@@ -55,13 +56,16 @@ def _labels(source: str):
     help="Circuits (split scaled to match).",
 )
 @click.option("--seed", type=int, help="Seed [default: the recipe's].")
-@_workers_option
+@workers_option
 @click.option(
-    "--out",
+    "-o",
+    "--output",
+    "out",
     type=click.Path(dir_okay=False, path_type=Path),
     help="Output file [default: RECIPE.npz].",
 )
-@_force_option
+@renamed("--out", "--output", "out", type=click.Path(dir_okay=False, path_type=Path))
+@force_option
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def dataset_build(
     recipe_name: str,
@@ -79,7 +83,7 @@ def dataset_build(
 
     \b
     Example:
-      cktgen-eda dataset build --recipe ocb101 --out ocb101.npz
+      cktgen-eda dataset build --recipe ocb101 -o ocb101.npz
     """
     from ..data.build import build_benchmark
     from ..data.recipes import get_recipe
@@ -173,14 +177,18 @@ def dataset_info(source: str | None, ref: str | None, as_json: bool) -> None:
     "csv_file", metavar="CSV", type=click.Path(exists=True, dir_okay=False, path_type=Path)
 )
 @click.option(
-    "--out",
-    required=True,
+    "-o",
+    "--output",
+    "out",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Benchmark file to write (.npz).",
+    help="Benchmark file to write (.npz).  [required]",
 )
+@renamed("--out", "--output", "out", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--name", help="Dataset name stored in the manifest [default: from PKL].")
-@_force_option
-def dataset_import_ocb(pkl: Path, csv_file: Path, out: Path, name: str | None, force: bool) -> None:
+@force_option
+def dataset_import_ocb(
+    pkl: Path, csv_file: Path, out: Path | None, name: str | None, force: bool
+) -> None:
     """Convert original OCB files (graph pickle + perform CSV) to a benchmark file.
 
     Reads ckt_bench_101(_igraph).pkl or ckt_bench_301(_igraph).pkl with the matching
@@ -191,12 +199,14 @@ def dataset_import_ocb(pkl: Path, csv_file: Path, out: Path, name: str | None, f
 
     \b
     Example:
-      cktgen-eda dataset import-ocb ckt_bench_101_igraph.pkl perform101.csv --out orig101.npz
+      cktgen-eda dataset import-ocb ckt_bench_101_igraph.pkl perform101.csv -o orig101.npz
     """
     from ..data.ocb import read_ocb
     from ..data.store import write_benchmark
     from ..fileio import check_output
 
+    if out is None:
+        raise click.UsageError("Missing option '-o' / '--output'.")
     check_output(out, force)
     bench = read_ocb(pkl, csv_file, name=name)
     write_benchmark(bench, out, force=force)
@@ -230,7 +240,7 @@ def dataset_import_ocb(pkl: Path, csv_file: Path, out: Path, name: str | None, f
     show_default=True,
     help="(train, test) tuple as in OCB-101, or one flat list as in OCB-301.",
 )
-@_force_option
+@force_option
 def dataset_export_ocb(source: str, pkl: Path, csv_file: Path, layout: str, force: bool) -> None:
     """Write a dataset in the original OCB pickle + CSV layout, for other OCB code.
 

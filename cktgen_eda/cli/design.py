@@ -1,6 +1,6 @@
 """``cktgen-eda design``: bandit search over the model's classes, ngspice in the loop.
 
-Parses and renders only: ``design.design`` searches, writes ``--out`` and fires the
+Parses and renders only: ``design.design`` searches, writes ``--out-dir`` and fires the
 ``candidates_ready`` plugins.
 """
 
@@ -12,15 +12,16 @@ from pathlib import Path
 
 import click
 
-from . import (
-    _allow_unstable_option,
-    _engine_option,
-    _force_option,
-    _model_option,
-    _objective_option,
-    _spec_option_value,
-    _workers_option,
-    cli,
+from . import cli
+from .options import (
+    allow_unstable_option,
+    engine_option,
+    force_option,
+    model_option,
+    objective_option,
+    out_dir_option,
+    spec_option_value,
+    workers_option,
 )
 
 
@@ -60,7 +61,7 @@ from . import (
     show_default=True,
     help="Bandit: UCB1 or Thompson sampling.",
 )
-@_objective_option("fom", "What 'best' means")
+@objective_option("fom", "What 'best' means")
 @click.option(
     "--refine",
     type=click.IntRange(0, 1024),
@@ -70,24 +71,19 @@ from . import (
     "the closest misses) into the spec in one batch (0: none).",
 )
 @click.option("--seconds", type=click.FloatRange(0.1), help="Also stop after this wall time.")
-@_model_option
+@model_option
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option(
-    "--out",
-    "out_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Write the designs (JSON + SPICE) into this folder.",
-)
+@out_dir_option("Write the designs (JSON + SPICE) into this folder.")
 @click.option(
     "--plot",
     is_flag=True,
-    help="With --out: Bode plot of the best and a convergence plot (best FoM vs samples).",
+    help="With --out-dir: Bode plot of the best and a convergence plot (best FoM vs samples).",
 )
-@_force_option
+@force_option
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-@_allow_unstable_option
-@_engine_option("The simulator that confirms the designs")
-@_workers_option
+@allow_unstable_option
+@engine_option("The simulator that confirms the designs")
+@workers_option
 def design(
     spec_text: str,
     budget: int,
@@ -123,14 +119,14 @@ def design(
 
     \b
     Example:
-      cktgen-eda design --spec "gain>=100dB,ugf>=2GHz,pm>=30deg" --budget 256 --out best/ --plot
+      cktgen-eda design --spec "gain>=100dB,ugf>=2GHz,pm>=30deg" --budget 256 --out-dir best/ --plot
       cktgen-eda design --spec "gain>=60dB,ugf>=500MHz,pm>=60deg" --objective power
     """
     from ..design import design as run_design
     from ..report import design_table
 
     if plot and out_dir is None:
-        raise click.UsageError("--plot needs --out DIR")
+        raise click.UsageError("--plot needs --out-dir DIR")
     from tqdm import tqdm
 
     bar = tqdm(total=budget, desc="design", unit="ckt", file=sys.stderr)
@@ -146,7 +142,7 @@ def design(
         click.echo(json.dumps(result.to_dict(), indent=2) if as_json else design_table(result))
 
     result = run_design(
-        _spec_option_value(spec_text, allow_unstable),
+        spec_option_value(spec_text, allow_unstable),
         budget=budget,
         batch=batch,
         top=top,

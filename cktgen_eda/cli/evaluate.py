@@ -11,7 +11,8 @@ from pathlib import Path
 
 import click
 
-from . import _force_option, _model_option, _workers_option, cli
+from . import cli
+from .options import force_option, model_option, workers_option
 
 
 @cli.command("evaluate")
@@ -23,7 +24,7 @@ from . import _force_option, _model_option, _workers_option, cli
     help="Protocol to run (see below).",
 )
 @click.option("--dataset", default="ocb101", show_default=True)
-@_model_option
+@model_option
 @click.option(
     "--evaluator",
     "evaluator_name",
@@ -46,7 +47,7 @@ from . import _force_option, _model_option, _workers_option, cli
     help="cond-gen: size every decoded circuit into its requested class before scoring (a "
     "product row, not the paper's protocol).",
 )
-@_workers_option
+@workers_option
 @click.option(
     "--targets",
     "n_classes",
@@ -76,7 +77,7 @@ from . import _force_option, _model_option, _workers_option, cli
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write a best-FoM-vs-dataset scatter PNG (paper Fig. 10 style).",
 )
-@_force_option
+@force_option
 @click.option("--json", "as_json", is_flag=True, help="Print every target's row as JSON.")
 def evaluate(
     task: str,

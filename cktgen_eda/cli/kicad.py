@@ -6,13 +6,14 @@ from pathlib import Path
 
 import click
 
-from . import _emit, _force_option, _out_option, cli
+from . import cli
+from .options import emit, force_option, in_node_option, out_node_option, out_option
 
 
 @cli.command("to-kicad")
 @click.argument("circuit", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@_out_option
-@_force_option
+@out_option
+@force_option
 @click.option(
     "--netlist-xml",
     is_flag=True,
@@ -38,27 +39,22 @@ def to_kicad(circuit: Path, out: Path | None, force: bool, netlist_xml: bool) ->
     c = load_circuit(circuit)
     project = out.stem if out is not None else DEFAULT_PROJECT
     text = write_kicad_netlist(c, project) if netlist_xml else write_kicad_sch(c, project)
-    _emit(text, out, force)
+    emit(text, out, force)
 
 
 @cli.command("from-kicad")
 @click.argument("netlist", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@_out_option
-@_force_option
-@click.option(
-    "--in-net",
-    default="in",
-    show_default=True,
-    help="Input net of a drawn amplifier (else the net its voltage source drives).",
-)
-@click.option("--out-net", default="out", show_default=True, help="Output net of the amplifier.")
-def from_kicad(netlist: Path, out: Path | None, force: bool, in_net: str, out_net: str) -> None:
+@out_option
+@force_option
+@in_node_option("Input net of a drawn amplifier (else the net its voltage source drives).")
+@out_node_option("Output net of the amplifier.", "--out-net")
+def from_kicad(netlist: Path, out: Path | None, force: bool, in_node: str, out_node: str) -> None:
     """Read a KiCad XML netlist back into circuit JSON.
 
     Netlists of schematics from `to-kicad` read back exactly (values edited in KiCad
     included). Netlists of amplifiers drawn by hand are recognised from their devices:
-    R, C and VCCS (each VCCS with a 1 MΩ ∥ 50 fF load to GND), input net `in` (--in-net),
-    output net `out` (--out-net); net names ignore the sheet path and case. Export the
+    R, C and VCCS (each VCCS with a 1 MΩ ∥ 50 fF load to GND), input net `in` (--in-node),
+    output net `out` (--out-node); net names ignore the sheet path and case. Export the
     netlist in KiCad (File → Export → Netlist → KiCad) or with kicad-cli.
 
     \b
@@ -68,5 +64,5 @@ def from_kicad(netlist: Path, out: Path | None, force: bool, in_net: str, out_ne
     """
     from ..netlist.kicad import read_kicad_netlist
 
-    circuit = read_kicad_netlist(netlist, in_net=in_net, out_net=out_net)
-    _emit(circuit.to_json(), out, force)
+    circuit = read_kicad_netlist(netlist, in_net=in_node, out_net=out_node)
+    emit(circuit.to_json(), out, force)

@@ -8,15 +8,16 @@ from pathlib import Path
 import click
 
 from ..errors import CktGenError
-from . import (
-    _allow_unstable_option,
-    _engine_option,
-    _force_option,
-    _model_option,
-    _objective_option,
-    _spec_option_value,
-    _workers_option,
-    cli,
+from . import cli
+from .options import (
+    allow_unstable_option,
+    engine_option,
+    force_option,
+    model_option,
+    objective_option,
+    out_dir_option,
+    spec_option_value,
+    workers_option,
 )
 
 
@@ -76,11 +77,11 @@ def _parse_class(text: str | None) -> tuple[int, int, int] | None:
     show_default=True,
     help="Candidates to generate.",
 )
-@_model_option
+@model_option
 @click.option("--seed", type=int, default=0, show_default=True, help="Sampling seed.")
 @click.option("--verify", is_flag=True, help="Simulate every candidate (with --engine) and rank.")
-@_engine_option("The simulator of --verify")
-@_allow_unstable_option
+@engine_option("The simulator of --verify")
+@allow_unstable_option
 @click.option(
     "--rerank",
     type=click.IntRange(1, 64),
@@ -96,22 +97,17 @@ def _parse_class(text: str | None) -> tuple[int, int, int] | None:
     "as a stable amplifier where the training data has one there): same topology, new "
     "device values. Prints how many met the target before and after.",
 )
-@_objective_option("power", "What --refine optimises inside the target")
-@click.option(
-    "--out",
-    "out_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Write each valid candidate into this folder.",
-)
+@objective_option("power", "What --refine optimises inside the target")
+@out_dir_option("Write each valid candidate into this folder.")
 @click.option(
     "--format",
     "fmt",
     type=ExporterChoice(),
-    help="File format for --out (plugins add more) [default: json].",
+    help="File format for --out-dir (plugins add more) [default: json].",
 )
-@_force_option
+@force_option
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-@_workers_option
+@workers_option
 def generate(
     spec_text: str | None,
     spec_class: str | None,
@@ -144,7 +140,7 @@ def generate(
     Examples:
       cktgen-eda generate --spec "gain>=80dB,ugf>=1GHz,pm>=45deg" --verify
       cktgen-eda generate --spec "ugf=100MHz..200MHz" --refine --verify
-      cktgen-eda generate --spec "gain>=100dB" -n 4 --out cands/ --format spice
+      cktgen-eda generate --spec "gain>=100dB" -n 4 --out-dir cands/ --format spice
       cktgen-eda generate --spec-class 2,3,1 --json
     """
     from ..generation import generate as run_generate
@@ -161,7 +157,7 @@ def generate(
         click.echo(text)
 
     run_generate(
-        _spec_option_value(spec_text, allow_unstable),
+        spec_option_value(spec_text, allow_unstable),
         n=count,
         model=model_name,
         seed=seed,
@@ -261,14 +257,7 @@ def models(as_json: bool) -> None:
     help="Epochs between validations (recon and verified class accuracy; the evaluator: its "
     "held-out report).",
 )
-@click.option(
-    "--out",
-    "out_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("runs/cktgen"),
-    show_default=True,
-    help="Run folder.",
-)
+@out_dir_option("Run folder.", default=Path("runs/cktgen"))
 @click.option("--resume", is_flag=True, help="Continue from OUT/last.pt.")
 def train(
     dataset: str,
@@ -293,17 +282,19 @@ def train(
 
     \b
     Example:
-      cktgen-eda train --dataset ocb101 --epochs 128 --out runs/ocb101
-      cktgen-eda train --model pace --epochs 64 --out runs/pace
-      cktgen-eda train --preset recon --out runs/vae
-      cktgen-eda train --model ldt --init runs/vae/best.pt --out runs/ldt
-      cktgen-eda train --model evaluator --out runs/evaluator
+      cktgen-eda train --dataset ocb101 --epochs 128 --out-dir runs/ocb101
+      cktgen-eda train --model pace --epochs 64 --out-dir runs/pace
+      cktgen-eda train --preset recon --out-dir runs/vae
+      cktgen-eda train --model ldt --init runs/vae/best.pt --out-dir runs/ldt
+      cktgen-eda train --model evaluator --out-dir runs/evaluator
     """
     from ..training.train import TrainConfig
     from ..training.train import train as run_train
 
     if (out_dir / "last.pt").exists() and not resume:
-        raise click.ClickException(f"{out_dir} already holds a run; use --resume or another --out")
+        raise click.ClickException(
+            f"{out_dir} already holds a run; use --resume or another --out-dir"
+        )
     overrides = _parse_sets(sets)
     if kind == "ldt" and init is None:
         raise click.ClickException("--model ldt needs --init VAE_CHECKPOINT (a recon model)")

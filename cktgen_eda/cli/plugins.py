@@ -10,8 +10,9 @@ import click
 
 from ..errors import CktGenError
 from ..plugins import exporters, get_plugins, register_plugin_commands, warn_to
-from . import _emit, _force_option, _out_option, cli
+from . import cli
 from .model import ExporterChoice
+from .options import emit, force_option, out_option
 
 
 @cli.command("plugins")
@@ -60,8 +61,8 @@ class _ExportCommand(click.Command):
     type=ExporterChoice(),
     help="Output format; default: the one whose suffix matches -o.",
 )
-@_out_option
-@_force_option
+@out_option
+@force_option
 def export(circuit: Path, fmt: str | None, out: Path | None, force: bool) -> None:
     """Write a circuit JSON file in any registered format (plugins add formats).
 
@@ -81,7 +82,7 @@ def export(circuit: Path, fmt: str | None, out: Path | None, force: bool) -> Non
             names = ", ".join(sorted(known))
             raise click.UsageError(f"give --format (known formats: {names})")
         fmt = match[0]
-    _emit(known[fmt].write(load_circuit(circuit)), out, force)
+    emit(known[fmt].write(load_circuit(circuit)), out, force)
 
 
 # Plugin commands come last, after every built-in command exists. A plugin that fails (to

@@ -8,12 +8,13 @@ from pathlib import Path
 
 import click
 
-from . import (
-    _allow_unstable_option,
-    _force_option,
-    _objective_option,
-    _spec_option_value,
-    cli,
+from . import cli
+from .options import (
+    allow_unstable_option,
+    force_option,
+    objective_option,
+    out_node_option,
+    spec_option_value,
 )
 
 
@@ -26,8 +27,8 @@ from . import (
     metavar="TEXT",
     help='Target box, e.g. "gain>=60dB,ugf=100MHz..200MHz,pm>=60deg".',
 )
-@_objective_option("power", "What to optimise inside the spec")
-@_allow_unstable_option
+@objective_option("power", "What to optimise inside the spec")
+@allow_unstable_option
 @click.option(
     "-o",
     "--output",
@@ -36,10 +37,8 @@ from . import (
     help="Write the sized circuit here (.json, or a SPICE deck for .cir/.sp; a plain deck "
     "input is written back as a deck with only its values changed).",
 )
-@_force_option
-@click.option(
-    "--out", "out_node", default="out", show_default=True, help="Output node of plain decks."
-)
+@force_option
+@out_node_option("Output node of plain decks.")
 @click.option(
     "--engine",
     type=click.Choice(["ngspice", "fast"]),
@@ -73,7 +72,7 @@ def size_cmd(
 
     CIRCUIT is circuit JSON, a `to-spice` deck, an OCB netlist (.scs), a KiCad XML netlist
     or a plain SPICE deck (R, C, L, G/E sources, one AC source;
-    output node --out). OCB circuits vary every R, C and gm within the benchmark's ranges
+    output node --out-node). OCB circuits vary every R, C and gm within the benchmark's ranges
     (R 10 kΩ–10 MΩ, C 1 fF–2.5 pF, |gm| 10 µS–10 mS); plain decks vary every top-level R,
     C and G value within ÷100…×100 of its value. The result is stable open loop and at
     unity gain, a small margin inside the box (unless --allow-unstable), and is measured
@@ -83,9 +82,9 @@ def size_cmd(
     \b
     Examples:
       cktgen-eda size amp.json --spec "gain>=60dB,ugf>=500MHz,pm>=60deg" -o sized.json
-      cktgen-eda size amp.cir --out vout --spec "ugf=100MHz..200MHz" --objective margin
+      cktgen-eda size amp.cir --out-node vout --spec "ugf=100MHz..200MHz" --objective margin
     """
-    spec = _spec_option_value(spec_text, allow_unstable)
+    spec = spec_option_value(spec_text, allow_unstable)
     from ..circuit import Circuit
     from ..fileio import atomic_write
     from ..netlist.deck import DECK_SUFFIXES

@@ -2,7 +2,7 @@
 
 Installed with its own entry point (group ``cktgen_eda``), it adds ``--format netlist-csv``
 to ``cktgen-eda export`` and ``generate``, and writes ``candidates.csv`` beside the files of
-``generate --out DIR``.
+``generate --out-dir DIR``.
 """
 
 from __future__ import annotations
