@@ -134,8 +134,10 @@ def test_base_exception_at_import_is_that_plugins_failure(fresh, tmp_path, name)
 
 def test_a_real_ctrl_c_while_a_plugin_loads_still_stops_the_command(tmp_path):
     """A KeyboardInterrupt the plugin raises is its failure (above); the user's is not."""
-    code = "import os, signal\ntry:\n    os.kill(os.getpid(), signal.SIGINT)\n"
-    code += "    x = [i for i in range(10**5)]\nexcept KeyboardInterrupt:\n    pass\n"
+    # to this thread, and a sleep the handler interrupts: the signal is handled inside the try
+    code = "import signal, threading, time\ntry:\n"
+    code += "    signal.pthread_kill(threading.get_ident(), signal.SIGINT)\n"
+    code += "    time.sleep(30)\nexcept KeyboardInterrupt:\n    pass\n"
     write_entry_points(tmp_path, swallows=code)
     env = plugin_env(tmp_path)
     cmd = [sys.executable, "-m", "cktgen_eda", "to-spice", str(AMP)]
