@@ -1,13 +1,13 @@
 # cktgen-eda: `make demo` runs the main job (generate + size + ngspice-verify with the shipped
 # model), `make test` runs the test suite, `make lint` runs ruff and a type check of the public API.
-# All call `make setup` first; it is idempotent and safe to re-run.
+# All call `make setup` first; it is idempotent and safe to re-run. `make kicad` installs KiCad.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.setup-done
 TORCH  := torch==2.13.0
 
-.PHONY: setup ngspice demo test lint bench clean
+.PHONY: setup ngspice kicad demo test lint bench clean
 
 setup: ngspice $(STAMP)
 
@@ -21,6 +21,11 @@ ngspice:
 	else \
 	  echo "ngspice: libngspice missing; install Debian 'libngspice0-dev ngspice' (as root) or set NGSPICE_LIBRARY_PATH" >&2; \
 	fi
+
+# KiCad 9 (kicad-cli, from bookworm-backports) and pdftoppm, for the `kicad`-marked tests and
+# `to-kicad --preview`; idempotent. Needs root and apt-get, else it says what to install.
+kicad:
+	bash tools/install_kicad.sh
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

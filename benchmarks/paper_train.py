@@ -2,14 +2,13 @@
 
 The runs (``RUNS``: CktGen at the shared budget, its three ablations, the recon circuit VAE
 and the baselines PACE, CktGNN and CVAEGAN, on ocb101 and ocb301) all get the same epoch
-budget per dataset and a wall-time cap, and train together on one machine (we used the
-lent H200; docs/results.md states each run's budget). LDT is trained afterwards from the
-recon VAE (``cktgen-eda train --model ldt --init …``), on this 2-core machine.
+budget per dataset and a wall-time cap, and train together on one machine (an NVIDIA H200
+for docs/results.md, which states each run's budget). LDT is trained afterwards from the
+recon VAEs (``--only ocb101_ldt ocb301_ldt --vae-dir DIR``).
 
 Each finished run is re-saved as NAME.pt (weights without optimizer) + NAME.log.jsonl.
-With ``--pack`` the weights travel as float16 inside tar files of at most 15 MiB (the
-device machine returns at most 8 files of 16 MiB); ``--unpack`` restores float32
-checkpoints from them here.
+With ``--pack`` the weights are stored as float16 inside tar files of at most 15 MiB (small
+enough to copy off a GPU machine); ``--unpack`` restores float32 checkpoints from them.
 
     python benchmarks/paper_train.py OUT --device cuda --minutes 7.5 --pack
     python benchmarks/paper_train.py OUT --unpack PACK_DIR

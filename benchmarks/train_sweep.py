@@ -2,7 +2,7 @@
 
 Each configuration trains in its own process with ``TrainConfig(minutes=…, eval_every=0)``
 (no ngspice needed there); afterwards the weights are re-saved without optimizer state into
-OUT as NAME.pt next to NAME.log.jsonl, for evaluation with ngspice on this machine
+OUT as NAME.pt next to NAME.log.jsonl, for evaluation with ngspice on a CPU machine
 (``benchmarks/eval_cktgen.py``). docs/training.md records the runs.
 
     python benchmarks/train_sweep.py OUT --minutes 8 --device cuda

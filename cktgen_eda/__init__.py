@@ -6,6 +6,9 @@ netlist layer. Heavier entry points are re-exported lazily (PEP 562 ``__getattr_
 
 from __future__ import annotations
 
+import sys
+import types
+
 __version__ = "0.1.0"
 
 from .circuit import Circuit, Node, load_circuit
@@ -36,6 +39,7 @@ __all__ = [
     "from_spice",
     "verify",
     "generate",
+    "design",
     "size",
     "load_model",
     "hookimpl",
@@ -64,3 +68,26 @@ def __getattr__(name: str):
         module, attr = _LAZY[name]
         return getattr(importlib.import_module(module), attr)
     raise AttributeError(f"module 'cktgen_eda' has no attribute {name!r}")
+
+
+class _Package(types.ModuleType):
+    """``ck.design`` is the design function although ``cktgen_eda.design`` is also a module.
+
+    Importing a submodule binds it as an attribute of its package, which would replace a
+    plain ``design`` attribute (or bypass ``__getattr__``) the first time anything imports
+    ``cktgen_eda.design``. A property on the module's class wins over that binding; the
+    submodule stays importable as ``cktgen_eda.design`` through ``sys.modules``.
+    """
+
+    @property
+    def design(self):
+        from .design import design
+
+        return design
+
+    @design.setter
+    def design(self, module: types.ModuleType) -> None:  # the import system's binding
+        pass
+
+
+sys.modules[__name__].__class__ = _Package

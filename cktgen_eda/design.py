@@ -81,25 +81,45 @@ class DesignResult:
         return self.designs[0] if self.designs else None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "spec": self.spec.to_text(),
-            "strategy": self.strategy,
-            "samples": self.samples,
-            "feasible": self.feasible,
-            "seconds": round(self.seconds, 3),
-            "arms": len(self.arms),
-            "pulls": {",".join(map(str, a)): p for a, p in zip(self.arms, self.pulls) if p},
-            "history": self.history,
-            "designs": [
-                {
-                    "spec_class": list(d.spec_class),
-                    "sample": d.sample,
-                    "measurement": d.measurement.to_dict(),
-                    "circuit": d.circuit.to_dict(),
-                }
-                for d in self.designs
-            ],
-        }
+        """The JSON envelope (``report.envelope``, docs/simulation.md "Output envelope"):
+        ``spec``, ``engine`` (the simulator that confirmed the designs), one ``results`` item
+        per design, best first, with ``target_class`` (the arm's class it was generated for;
+        the measured class is ``measurement.spec_class``), ``sample`` (samples spent when it
+        was found) and ``total_gm_s`` (Σ|gm|, siemens); then the search: ``screened_by``,
+        ``strategy``, ``objective``, ``samples``, ``feasible``, ``refined``, ``seconds``,
+        ``arms``, ``pulls`` and ``history`` ([samples, best FoM or None] per pull)."""
+        from .report import envelope, result_entry
+
+        written: dict[str, Path] = {}
+        for path in self.files:  # the --format file of each design (its deck shares the stem)
+            written.setdefault(path.stem, path)
+        info = self.info or {}
+        results = [
+            result_entry(
+                d.measurement,
+                d.circuit,
+                written.get(f"design_{k}"),
+                target_class=list(d.spec_class),
+                sample=d.sample,
+                total_gm_s=d.total_gm,
+            )
+            for k, d in enumerate(self.designs)
+        ]
+        return envelope(
+            self.spec,
+            info.get("engine"),
+            results,
+            screened_by=info.get("screened_by"),
+            strategy=self.strategy,
+            objective=info.get("objective", "fom"),
+            samples=self.samples,
+            feasible=self.feasible,
+            refined=info.get("refined", 0),
+            seconds=round(self.seconds, 3),
+            arms=len(self.arms),
+            pulls={",".join(map(str, a)): p for a, p in zip(self.arms, self.pulls) if p},
+            history=[list(h) for h in self.history],
+        )
 
 
 def design(
@@ -316,7 +336,12 @@ def search(
         feasible,
         time.perf_counter() - t0,
         strategy,
-        {"objective": objective, "refined": sized, "screened_by": "fast"},
+        {
+            "objective": objective,
+            "refined": sized,
+            "screened_by": screen.name,
+            "engine": confirm.name,
+        },
     )
 
 

@@ -55,17 +55,26 @@ class Candidate:
     def meets(self) -> bool | None:
         return None if self.measurement is None else self.measurement.meets_spec
 
-    def to_dict(self) -> dict[str, Any]:
-        m = self.measurement
-        return {
-            "index": self.index,
-            "spec_class": list(self.spec_class),
-            "valid": self.valid,
-            "error": self.error,
-            "circuit": self.circuit.to_dict() if self.circuit is not None else None,
-            "measurement": m.to_dict() if m is not None else None,
-            "before_refine": self.before.to_dict() if self.before is not None else None,
-        }
+    def to_dict(self, file: str | Path | None = None) -> dict[str, Any]:
+        """One ``results`` item of the JSON envelope (``report.result_entry``): ``file``
+        (where the candidate was written, else None), ``measurement``, ``circuit``, and
+        ``index``, ``target_class`` (the class it was generated for; the measured class is
+        ``measurement.spec_class``), ``valid``, ``error``, ``before_refine``."""
+        from .report import result_entry
+
+        before = None
+        if self.before is not None:
+            before = {**self.before.to_dict(), "file": None}  # the decoded values, unsaved
+        return result_entry(
+            self.measurement,
+            self.circuit,
+            file,
+            index=self.index,
+            target_class=list(self.spec_class),
+            valid=self.valid,
+            error=self.error,
+            before_refine=before,
+        )
 
 
 @dataclass
@@ -85,16 +94,25 @@ class GenerationResult:
         return any(c.measurement is not None for c in self.candidates)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "spec": self.spec.to_text() if self.spec else None,
-            "model": self.model,
-            "classes": [list(c) for c in self.classes],
-            "seconds": round(self.seconds, 3),
-            "valid": sum(c.valid for c in self.candidates),
-            "meets_spec": sum(bool(c.meets) for c in self.candidates) if self.verified else None,
-            "refine": self.info.get("refine"),
-            "candidates": [c.to_dict() for c in self.candidates],
-        }
+        """The JSON envelope (``report.envelope``, docs/simulation.md "Output envelope"):
+        ``spec``, ``engine`` (the ``verify`` simulator, or None), one ``results`` item per
+        candidate in ranked order, and ``model``, ``classes``, ``seconds``, ``valid``,
+        ``meets_spec`` (a count, None unverified) and ``refine``."""
+        from .report import envelope
+
+        written = {p.stem: p for p in self.files}
+        results = [c.to_dict(written.get(f"candidate_{c.index:03d}")) for c in self.candidates]
+        return envelope(
+            self.spec,
+            self.info.get("engine"),
+            results,
+            model=self.model,
+            classes=[list(c) for c in self.classes],
+            seconds=round(self.seconds, 3),
+            valid=sum(c.valid for c in self.candidates),
+            meets_spec=sum(bool(c.meets) for c in self.candidates) if self.verified else None,
+            refine=self.info.get("refine"),
+        )
 
 
 @contextlib.contextmanager
@@ -250,6 +268,7 @@ def generate(
             info["refine"]["kept"] = n
     if verify:
         _verify(candidates, spec, sim, workers, progress)
+        info["engine"] = sim.name
     result = GenerationResult(spec, classes, candidates, name, time.perf_counter() - t0, info)
     if out_dir is not None:
         result.files = _write(candidates, Path(out_dir), exporter, force)

@@ -223,7 +223,7 @@ def _parse_value(text: str, q: str, token: str) -> float:
 def _scaled_value(text: str, q: str, token: str) -> float:
     m = _VALUE.match(text.strip())
     if not m:
-        raise SpecError(f"bad number {text.strip()!r} in {token!r}")
+        raise SpecError(f"bad number {text.strip()!r} in {token!r}: {_hint(text, token)}")
     number, unit = float(m.group(1)), m.group(2)
     if q == "gain_db":
         if unit not in ("", "dB", "db", "DB"):
@@ -237,6 +237,20 @@ def _scaled_value(text: str, q: str, token: str) -> float:
     if prefix not in _PREFIX:
         raise SpecError(f"unknown unit {unit!r} for ugf in {token!r} (use Hz, kHz, MHz, GHz)")
     return number * _PREFIX[prefix]
+
+
+def _hint(text: str, token: str) -> str:
+    """What a value that is not a number probably meant (the grammar of docs/spec.md)."""
+    text = text.strip()
+    if re.match(r"[<>=]", text):
+        return "the operator is one of >=, <=, =, >, <, as in 'gain>=60dB'"
+    if re.search(r";|[A-Za-z_]\s*[<>=]", text):  # a second constraint inside this one
+        fixed = re.sub(r"\s*;\s*|\s+(?:and|&)\s+", ",", token.strip())
+        fixed = re.sub(r"\s+(?=[A-Za-z_]+\s*[<>=])", ",", fixed).strip(",")
+        return f"separate constraints with commas, as in {fixed!r}"
+    if re.search(r"\d\s*(?:-|to)\s*[-+.\d]", text):
+        return "write a range with '=' and two dots, as in 'pm=45..90deg'"
+    return "expected a number and a unit, as in 'gain>=60dB', 'ugf>=1GHz' or 'pm=45..90deg'"
 
 
 def parse_spec(text: str) -> Spec:
@@ -271,6 +285,9 @@ def parse_spec(text: str) -> Spec:
             raise SpecError(
                 f"unknown quantity {name!r} in {token!r} (known: gain, ugf, bw, pm, stable)"
             )
+        if "..." in rhs:
+            fixed = re.sub(r"\.{3,}", "..", token)
+            raise SpecError(f"cannot read range {token!r}: a range has two dots, as in {fixed!r}")
         if ".." in rhs:
             if op != "=":
                 raise SpecError(f"a range needs '=', as in 'pm=45..90deg', found {token!r}")
@@ -281,7 +298,8 @@ def parse_spec(text: str) -> Spec:
                 lo_text = lo_text + unit.group(2)
             lo, hi = _parse_value(lo_text, q, token), _parse_value(hi_text, q, token)
             if lo > hi:
-                raise SpecError(f"empty range in {token!r}: {lo:g} > {hi:g}")
+                a, b = _fmt(lo, q) + _UNITS[q], _fmt(hi, q) + _UNITS[q]
+                raise SpecError(f"empty range in {token!r}: {a} > {b} (write the lower end first)")
             new = Interval(lo, hi)
         else:
             v = _parse_value(rhs, q, token)

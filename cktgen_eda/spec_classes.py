@@ -14,7 +14,7 @@ import functools
 import math
 from typing import Any
 
-from .spec import QUANTITIES, Interval, Spec, class_region
+from .spec import LIMITS, QUANTITIES, Interval, Spec, class_region
 
 
 def _overlap(a: Interval, b: Interval) -> float:
@@ -116,11 +116,13 @@ def _benchmark(name: str):
 
 
 def nearest_feasible(spec: Spec, keys: list[tuple[int, int, int]]) -> Spec:
-    """The smallest relaxation of ``spec`` that some training class meets.
+    """The smallest relaxation of ``spec`` that some training class meets, in round numbers.
 
-    Each violated bound moves to the far edge of a class region, so every circuit of that
-    class meets the relaxed spec; the class is the one that needs the least relaxation,
-    measured in class widths (100 dB, 1 GHz, 90°).
+    Each violated bound moves to the far edge of a class region (every circuit of that class
+    then meets the relaxed spec); the class is the one that needs the least relaxation,
+    measured in class widths (100 dB, 1 GHz, 90°). A moved bound is then rounded to 3
+    significant digits (``_round_bound``) so that the suggestion reads ``ugf>=30GHz``, not
+    ``ugf>=29.99999GHz``, and still overlaps that class.
     """
     width = {"gain_db": 100.0, "ugf_hz": 1e9, "pm_deg": 90.0}
 
@@ -136,9 +138,59 @@ def nearest_feasible(spec: Spec, keys: list[tuple[int, int, int]]) -> Spec:
                 cost += (r.lo - hi) / width[q]
                 hi = r.hi
             out[q] = Interval(lo, hi, iv.lo_open, iv.hi_open)
-        return cost, Spec(**out, require_stable=spec.require_stable)
+        return cost, Spec(**out, require_stable=spec.require_stable), cls
 
-    return min((relax(k) for k in keys), key=lambda t: t[0])[1]
+    _, near, cls = min((relax(k) for k in keys), key=lambda t: t[0])
+    return _round_bound(near, spec, cls)
+
+
+# the finest step a rounded bound takes (3 significant digits of 0.0009° would be 0.0009°)
+_STEP = {"gain_db": 0.1, "ugf_hz": 1.0, "pm_deg": 0.1}
+
+
+def _round_bound(near: Spec, spec: Spec, cls: tuple[int, int, int]) -> Spec:
+    """``near`` with each bound that differs from ``spec`` at 3 significant digits: the
+    nearest such number when the spec still overlaps class ``cls`` with it, else the one
+    that relaxes the bound (lower bounds down, upper bounds up), which always does. Bounds
+    stay within ``spec.LIMITS``, so the text parses back."""
+    for q in QUANTITIES:
+        for side in ("lo", "hi"):
+            x = getattr(getattr(near, q), side)
+            if x is None or x == getattr(getattr(spec, q), side):
+                continue
+            floor, ceil = LIMITS[q]
+            x = min(max(x, floor), ceil)
+            outward = _round_sig(x, q, math.floor if side == "lo" else math.ceil)
+            for value in (_round_sig(x, q, round), outward):
+                candidate = _with_bound(near, q, side, min(max(value, floor), ceil))
+                iv = getattr(candidate, q)
+                if (iv.lo is None or iv.hi is None or iv.lo <= iv.hi) and (
+                    candidate.intersects_class(cls) or value == outward
+                ):
+                    near = candidate
+                    break
+    return near
+
+
+def _round_sig(x: float, q: str, how) -> float:
+    """``x`` at 3 significant digits (never finer than ``_STEP[q]``), rounded by ``how``
+    (``round``, ``math.floor`` or ``math.ceil``)."""
+    if x == 0:
+        return 0.0
+    step = max(10.0 ** (math.floor(math.log10(abs(x))) - 2), _STEP[q])
+    k = x / step
+    k = round(k) if abs(k - round(k)) < 1e-9 else how(k)  # x already round: keep it
+    return float(f"{k * step:.12g}")
+
+
+def _with_bound(spec: Spec, q: str, side: str, value: float) -> Spec:
+    iv = getattr(spec, q)
+    new = Interval(value, iv.hi, iv.lo_open, iv.hi_open)
+    if side == "hi":
+        new = Interval(iv.lo, value, iv.lo_open, iv.hi_open)
+    return Spec(
+        **{**{k: getattr(spec, k) for k in QUANTITIES}, q: new}, require_stable=spec.require_stable
+    )
 
 
 def expected_containment(probs, spec: Spec) -> list[float]:

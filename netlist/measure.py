@@ -39,7 +39,9 @@ class Measurement:
     """One circuit's measured performance (docs/simulation.md JSON, via ``to_dict``).
 
     Attributes:
-        file: where the circuit came from (a path or label), if known.
+        file: where the circuit came from: a path, or a label such as ``"circuit 3"`` for
+            one that exists only in memory. The JSON envelope of the CLI
+            (``report.result_entry``) writes the real file or null instead of a label.
         gain_db: gain at 1 Hz in dB (reported when finite, even for an invalid run).
         ugf_hz: unity-gain frequency in Hz, or None when there is no 0 dB crossing.
         pm_deg: phase margin in degrees, in (−180, 180], or None.

@@ -23,8 +23,12 @@ ngspice 39 / PySpice 1.5 behaviour relied on (observed with Debian's libngspice0
   only if no stderr line starts with "Error" and the current plot is an AC plot with
   ``frequency``, in and out vectors of one non-zero length.
 - A deck needs ``.end``; sent as an array of lines it needs no newline after it (PySpice
-  #264 is about text input). Vectors are named by lower-case node names; ``frequency`` is
-  complex (imaginary part 0). Junk after a number is ignored ("1kx!" is 1k).
+  #264 is about text input). ``ngSpice_Circ`` runs a ``.control`` block placed before
+  ``.end`` and ignores what follows ``.end``; the ngspice CLI reads on past ``.end``. The
+  block that ``to-spice`` writes after ``.end`` for the CLI thus never runs here, and so
+  that this holds whatever a version does, a worker sends the lines up to the first
+  ``.end`` only. Vectors are named by lower-case node names; ``frequency`` is complex
+  (imaginary part 0). Junk after a number is ignored ("1kx!" is 1k).
 - R = 0: ngspice silently uses 1 mΩ for an exactly-zero resistance; a resistor with no value
   gets 1 mΩ with "Warning: r1: resistance to low, set to 1 mOhm"; 1e-13 Ω is kept as is.
   ``spice.write_spice`` therefore writes R = 0 as a 0 V source (an exact short).
@@ -402,6 +406,9 @@ class _Engine:
         lines = deck.splitlines() or [""]
         # full-line comments only cost parse time; the first line is the title
         text = [lines[0]] + [x for x in lines[1:] if not x.startswith("*")]
+        end = _end_index(text)
+        if end is not None:  # what follows .end (a to-spice .control block) never runs here
+            del text[end + 1 :]
         buffers = [ffi.new("char[]", x.encode()) for x in text]  # alive until ngSpice_Circ
         start = time.perf_counter()
         try:
@@ -459,6 +466,16 @@ class _Engine:
         if len({v.size for v in vectors}) != 1:
             return "sweep vectors differ in length"
         return None
+
+
+def _end_index(lines: list[str]) -> int | None:
+    """Index of the first ``.end`` card after the title, or None (ngspice's test: ``.end``
+    followed by the end of the line or white space)."""
+    for k in range(1, len(lines)):
+        card = lines[k].lstrip()
+        if card[:4].lower() == ".end" and (len(card) == 4 or card[4].isspace()):
+            return k
+    return None
 
 
 def _private_home() -> str:

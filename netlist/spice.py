@@ -4,6 +4,15 @@ circuit → testbench → **spice** → ngspice. Decks we write carry the DAG in
 comment lines (types, positions, edges; ngspice ignores them) while device values live in
 the element lines, so a deck whose values a designer edited reads back with the edits.
 ``parse_spice`` also reads OCB-style subcircuit netlists in Spectre or SPICE syntax.
+
+``write_spice`` ends the deck with ``CONTROL``, an ngspice ``.control`` block after ``.end``.
+The ngspice CLI reads past ``.end`` (it comments the card out, reads on and appends ``.end``
+last), so ``ngspice -b deck.cir`` runs the sweep and prints gain, UGF and PM the way
+``verify`` measures them; readers that stop at ``.end`` (libngspice, other SPICEs, ``mna``,
+``deck``) never see it. Our own runs never execute it: ``verify`` rebuilds the deck from the
+circuit (``deck_text``), and the ngspice worker sends the lines up to the first ``.end``
+only. ``parse_spice`` skips any ``.control`` block (docs/simulation.md, "Running a deck in
+ngspice").
 """
 
 from __future__ import annotations
@@ -22,19 +31,76 @@ from .units import format_spice_number, parse_spice_number
 TAG = "*@cktgen"
 AC_CARD = ".ac dec 100 1 100G"  # 1 Hz → 100 GHz, 100 points per decade (docs/benchmark.md §4.3)
 _KIND_LETTERS = "RCGEVXL"
+# What `ngspice -b deck.cir` runs after the deck (docs/simulation.md, "Running a deck in
+# ngspice"). `points` stays 0 when the sweep did not run: exit 1. gain_db: vdb(out) at the
+# 1 Hz sample (V(in) = 1 exactly, so H = V(out)). ugf_hz: the first 0 dB crossing in either
+# direction, dB linear in frequency (measure.first_unity_crossing; meas cannot see a first
+# sample exactly at 0 dB, so that case is taken by hand). pm_deg: H interpolated as a complex
+# number where |H| = 1 (measure_opamp's rule), 180° + its angle wrapped into (−180°, 180°]:
+# no phase unwrapping is involved. No crossing: meas fails (ngspice says so on stderr) and
+# "none" is printed. `quit` only in batch mode: without it ngspice -b exits 1 ("no
+# simulations run"), and libngspice crashes on quit (netlist/ngspice.py).
+CONTROL = """\
+* ngspice -b runs this block (ngspice reads past .end; other tools stop there): it prints
+* gain_db, ugf_hz and pm_deg as `cktgen-eda verify` measures them (docs/simulation.md).
+.control
+let points = 0
+run
+let points = length(frequency)
+if points = 0
+  echo cktgen-eda: the AC sweep did not run (see the messages above)
+  if $?batchmode
+    quit 1
+  end
+end
+set numdgt=7
+meas ac gain_db find vdb(out) at=1
+let ugf_hz = -1
+let h_first = v(out)[0]
+if mag(h_first) = 1
+  let ugf_hz = real(frequency[0])
+  let h_re = real(h_first)
+  let h_im = imag(h_first)
+else
+  meas ac ugf_hz when vdb(out)=0 cross=1
+  meas ac h_re find vr(out) when vm(out)=1 cross=1
+  meas ac h_im find vi(out) when vm(out)=1 cross=1
+end
+echo
+echo cktgen-eda measurements:
+print gain_db
+if ugf_hz > 0
+  let pm_deg = 180 + 180/pi*ph(h_re + j(h_im))
+  if pm_deg > 180
+    let pm_deg = pm_deg - 360
+  end
+  print ugf_hz pm_deg
+else
+  echo ugf_hz = none
+  echo pm_deg = none
+end
+if $?batchmode
+  quit 0
+end
+.endc
+"""
 
 
 def write_spice(circuit: Circuit) -> str:
     """ngspice deck of the OCB testbench for ``circuit``; byte-identical for equal circuits.
 
+    The deck ends with the ``CONTROL`` block after ``.end``, so ``ngspice -b`` prints the
+    measurements (module doc).
+
     Raises:
         DAGError, NetlistError: when the circuit is invalid or not an OCB-style amplifier.
     """
-    return deck_text(build_testbench(circuit))
+    return deck_text(build_testbench(circuit)) + CONTROL
 
 
 def deck_text(tb: Testbench) -> str:
-    """The deck of a laid-out testbench (``write_spice`` without the layout step)."""
+    """The deck of a laid-out testbench up to ``.end``: what the simulator runs
+    (``write_spice`` without the layout step and the ``.control`` block)."""
     circuit = tb.circuit
     lines = [
         "* cktgen-eda OCB testbench (H = V(out)/V(in), AC sweep 1 Hz-100 GHz)",
@@ -136,8 +202,16 @@ def _parse_own_deck(text: str, source: str) -> Circuit:
     edges: list[tuple[int, int]] | None = None
     spec = meta = None
     elements: dict[str, tuple[int, list[str]]] = {}  # lower-case name -> (line, tokens)
+    control = None  # line of an open .control block: its commands are not the circuit
     for number, line in logical_lines(text):
         where = f"{source}: line {number}"
+        card = line.split(maxsplit=1)[0].lower()
+        if control is not None:
+            control = None if card == ".endc" else control
+            continue
+        if card == ".control":
+            control = number
+            continue
         if line.startswith(TAG):
             words = line[len(TAG) :].split(maxsplit=1)
             key, rest = (words + [""])[:2] if words else ("", "")
@@ -178,6 +252,8 @@ def _parse_own_deck(text: str, source: str) -> Circuit:
         if name in elements:
             raise NetlistError(f"{where}: element {tokens[0]} defined twice")
         elements[name] = (number, tokens)
+    if control is not None:
+        raise NetlistError(f"{source}: line {control}: .control block without .endc")
     if edges is None:
         raise NetlistError(f"{source}: missing '{TAG} edges' line")
     n = len(types)

@@ -38,7 +38,11 @@ from ..errors import CktGenError, PluginError
 from . import hookspecs
 
 GROUP = "cktgen_eda"
-DEFAULT_PLUGINS = ("cktgen_eda.plugins.spice", "cktgen_eda.plugins.kicad")
+DEFAULT_PLUGINS = (
+    "cktgen_eda.plugins.spice",
+    "cktgen_eda.plugins.kicad",
+    "cktgen_eda.plugins.diagram",
+)
 
 hookimpl = pluggy.HookimplMarker(GROUP)
 pm = pluggy.PluginManager(GROUP)

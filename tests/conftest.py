@@ -73,8 +73,20 @@ def _libngspice_loads() -> bool:
     return done.returncode == 0
 
 
+def _kicad_missing() -> str | None:
+    """Why the ``kicad``-marked tests cannot run, or None when kicad-cli and pdftoppm exist."""
+    import shutil
+
+    if not (os.environ.get("KICAD_CLI") or shutil.which("kicad-cli")):
+        return "kicad-cli not found: run `make kicad` (tools/install_kicad.sh) or set KICAD_CLI"
+    if not shutil.which("pdftoppm"):
+        return "pdftoppm not found: run `make kicad` (installs poppler-utils)"
+    return None
+
+
 def pytest_collection_modifyitems(config, items):
-    """Skip ``ngspice``-marked tests only when libngspice is missing: the rest still run."""
+    """Skip ``ngspice``-marked tests only when libngspice is missing, and ``kicad``-marked
+    ones only when kicad-cli or pdftoppm is: the rest still run."""
     marked = [item for item in items if "ngspice" in item.keywords]
     if marked and not _libngspice_loads():
         skip = pytest.mark.skip(
@@ -83,3 +95,8 @@ def pytest_collection_modifyitems(config, items):
         )
         for item in marked:
             item.add_marker(skip)
+    marked = [item for item in items if "kicad" in item.keywords]
+    why = _kicad_missing() if marked else None
+    if why:
+        for item in marked:
+            item.add_marker(pytest.mark.skip(reason=why))

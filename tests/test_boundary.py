@@ -93,7 +93,8 @@ def folder_bytes(folder) -> dict[str, bytes]:
 def test_verify_engine_runs_the_plugin_simulator(counting):
     r = invoke("verify", AMP, "--engine", "counting", "--json")
     assert r.exit_code == 0, r.output
-    assert counting.runs == [1] and json.loads(r.stdout)[0]["simulator"].startswith("fast")
+    [item] = json.loads(r.stdout)["results"]
+    assert counting.runs == [1] and item["measurement"]["simulator"].startswith("fast")
 
 
 def test_verify_ngspice_goes_through_the_simulator_table(monkeypatch):
@@ -110,7 +111,8 @@ def test_generate_verify_engine_cli_and_library(counting, tiny_model, tmp_path):
     assert r.exit_code == 0, r.output
     data = json.loads(r.stdout)
     assert counting.runs == [data["valid"]] and data["valid"] > 0
-    assert all(c["measurement"]["simulator"].startswith("fast") for c in data["candidates"])
+    assert data["engine"] == "counting"
+    assert all(c["measurement"]["simulator"].startswith("fast") for c in data["results"])
     [(spec, circuits, measurements, out_dir)] = counting.ready
     assert out_dir == tmp_path / "cli" and len(circuits) == data["valid"]
     assert all(m.simulator.startswith("fast") for m in measurements)
@@ -141,7 +143,7 @@ def test_design_engine_cli_and_library(counting, monkeypatch, tiny_model, tmp_pa
     args = ["design", "--spec", "gain>=0dB", "--model", path, *options, "--engine", "counting"]
     r = invoke(*args, "--json", "--out-dir", tmp_path / "cli")
     assert r.exit_code == 0, r.output
-    found = json.loads(r.stdout)["designs"]
+    found = json.loads(r.stdout)["results"]
     assert found and all(d["measurement"]["simulator"].startswith("fast") for d in found)
     assert screens == [8] and counting.runs and sum(counting.runs) >= len(found)
     [(spec, circuits, measurements, out_dir)] = counting.ready
@@ -225,7 +227,7 @@ def test_a_failing_hook_still_lets_the_result_print(tiny_model):
     finally:
         pm.unregister(name="failing")
         plugin_layer._errors.pop("failing", None)
-    assert r.exit_code == 1 and len(json.loads(r.stdout)["candidates"]) == 2
+    assert r.exit_code == 1 and len(json.loads(r.stdout)["results"]) == 2
     assert r.stderr.splitlines()[-1].startswith("Error: plugin 'failing' failed")
 
 

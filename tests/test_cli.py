@@ -114,7 +114,10 @@ def test_verify_table_json_spec_and_plot(tmp_path, spectre_example):
         tmp_path / "plots",
     )
     assert r.exit_code == 0, r.output
-    data = json.loads(r.stdout)
+    out = json.loads(r.stdout)
+    assert out["spec"] == "gain>=60dB,pm>=45deg" and out["engine"] == "ngspice"
+    assert [d["file"] for d in out["results"]] == [str(f) for f in files]
+    data = [d["measurement"] for d in out["results"]]
     assert [d["valid"] for d in data] == [True, True, True]
     assert data[0]["meets_spec"] is True and data[0]["simulator"].startswith("ngspice")
     assert abs(data[1]["gain_db"] - 60.0) < 1e-3  # |E| = 1000 at 1 Hz, pole at 159 kHz

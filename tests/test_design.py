@@ -98,6 +98,22 @@ def test_evaluate_auto_design_cli(tiny_model, tmp_path):
         assert row["met"] == (row["best_fom"] is not None)
 
 
+def test_auto_design_targets_count_in_total_unless_random_is_given():
+    from helpers import small_bench
+
+    from cktgen_eda.evaluation.auto_design import RANDOM_TARGETS, targets
+
+    bench = small_bench()
+    kinds = lambda ts: [k for k, _ in ts]  # noqa: E731
+    assert kinds(targets(bench, 5)) == ["class"] * 5  # --targets 5: five targets, not 55
+    assert kinds(targets(bench, 2, 1)) == ["class", "class", "random"]
+    every = targets(bench)  # the paper's protocol: every class + the random grid points
+    assert kinds(every).count("random") == RANDOM_TARGETS
+    n = kinds(every).count("class")
+    filled = targets(bench, n + 3)  # more than the dataset has: random points fill in
+    assert len(filled) == n + 3 and kinds(filled).count("random") == 3
+
+
 @pytest.mark.ngspice
 def test_design_objective_power_ranks_by_total_gm_and_ngspice_confirms(tiny_model):
     model, _ = tiny_model
@@ -109,3 +125,29 @@ def test_design_objective_power_ranks_by_total_gm_and_ngspice_confirms(tiny_mode
         assert d.measurement.meets_spec and d.measurement.simulator.startswith("ngspice")
     with pytest.raises(CktGenError, match="unknown objective 'speed'"):
         design("gain>=0dB", budget=8, model=model, objective="speed")
+
+
+def test_ck_design_is_the_function_even_after_the_module_is_imported():
+    import importlib
+
+    import cktgen_eda as ck
+    import cktgen_eda.sizing
+
+    module = importlib.import_module("cktgen_eda.design")  # binds the submodule on ck
+    assert ck.design is module.design is design and callable(ck.design)
+    assert ck.size is cktgen_eda.sizing.size and {"design", "size"} <= set(ck.__all__)
+
+
+def test_design_writes_its_designs_in_any_registered_format(tmp_path):
+    from click.testing import CliRunner
+
+    from cktgen_eda.cli import cli
+
+    out = tmp_path / "best"
+    args = ["design", "--spec", "gain>=60dB", "--budget", "16", "--top", "2", "--refine", "2"]
+    r = CliRunner().invoke(cli, [*args, "--engine", "fast", "--out-dir", out, "--format", "svg"])
+    assert r.exit_code == 0, r.output
+    names = sorted(p.name for p in out.iterdir())
+    assert names and all(n.endswith((".svg", ".cir")) for n in names)
+    assert any(n.endswith(".svg") for n in names)
+    assert (out / names[-1]).read_text().lstrip().startswith("<")

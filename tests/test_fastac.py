@@ -95,7 +95,8 @@ def test_verify_engine_option_and_registry():
     fast = runner.invoke(cli, ["verify", *files, "--engine", "fast", "--json"])
     ng = runner.invoke(cli, ["verify", *files, "--json"])
     assert fast.exit_code == 0 and ng.exit_code == 0, fast.output + ng.output
-    for a, b in zip(json.loads(ng.stdout), json.loads(fast.stdout)):
+    results = [json.loads(r.stdout)["results"] for r in (ng, fast)]
+    for a, b in ((x["measurement"], y["measurement"]) for x, y in zip(*results)):
         assert b["simulator"] == "fast" and a["stable"] == b["stable"]
         assert b["ugf_hz"] == pytest.approx(a["ugf_hz"], rel=1e-6)
     bad = runner.invoke(cli, ["verify", *files, "--engine", "nope"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 import torch
@@ -29,8 +30,28 @@ def test_feasible_classes_rank_contained_first():
 
 def test_nearest_feasible_relaxes_the_violated_bound():
     near = nearest_feasible(parse_spec("gain>=300dB,pm>=0deg"), KEYS)
-    assert near.gain_db.lo == pytest.approx(180.469)  # the top gain class's lower edge
-    assert near.pm_deg.lo == 0
+    # the top gain class's lower edge, 180.469 dB, at 3 significant digits
+    assert near.gain_db.lo == 180 and near.pm_deg.lo == 0
+    assert feasible_classes(near, KEYS)
+
+
+def test_nearest_feasible_reads_in_round_numbers_and_stays_feasible():
+    # the top UGF class starts at 9.99999 GHz: suggested as 10 GHz, which still overlaps it
+    near = nearest_feasible(parse_spec("ugf>=40GHz,gain>=0dB"), KEYS)
+    assert str(near) == "gain>=0dB,ugf>=10GHz"
+    assert feasible_classes(parse_spec(str(near)), KEYS)
+    near = nearest_feasible(parse_spec("gain<=-300dB"), KEYS)  # an upper bound moves up
+    assert str(near) == "gain<=80.5dB" and feasible_classes(near, KEYS)
+
+
+def test_rounding_a_bound_outward_relaxes_it():
+    from cktgen_eda.spec_classes import _round_sig
+
+    assert _round_sig(29.99999e9, "ugf_hz", round) == 30e9
+    assert _round_sig(29.99999e9, "ugf_hz", math.floor) == 29.9e9
+    assert _round_sig(180.469, "gain_db", math.ceil) == 181
+    assert _round_sig(0.0009, "pm_deg", round) == 0  # never finer than 0.1°
+    assert _round_sig(-179.9991, "pm_deg", math.floor) == -180
 
 
 def test_generate_reports_every_candidate(tiny_model):
@@ -74,8 +95,10 @@ def test_generate_cli_verify_json_and_files(tiny_model, tmp_path):
     )
     assert r.exit_code == 0, r.output
     data = json.loads(r.stdout)
-    assert len(data["candidates"]) == 6 and data["meets_spec"] is not None
-    ranked = [c["measurement"] for c in data["candidates"] if c["measurement"]]
+    assert len(data["results"]) == 6 and data["meets_spec"] is not None
+    ranked = [c["measurement"] for c in data["results"] if c["measurement"]]
+    written = sorted(c["file"] for c in data["results"] if c["file"])
+    assert written == sorted(str(p) for p in out.glob("candidate_*.cir"))
     assert all(m["simulator"].startswith("ngspice") for m in ranked)
     assert len(list(out.glob("candidate_*.cir"))) == data["valid"]
     r = CliRunner().invoke(

@@ -16,6 +16,9 @@ from cktgen_eda.circuit import Circuit, Node, load_circuit
 from cktgen_eda.cli import cli
 from cktgen_eda.errors import CktGenError, NetlistError
 from cktgen_eda.netlist.kicad import (
+    COMMENT_FONT_MM,
+    COMMENT_MM,
+    annotation,
     format_kicad_number,
     parse_annotation,
     parse_kicad_number,
@@ -23,6 +26,10 @@ from cktgen_eda.netlist.kicad import (
     write_kicad_netlist,
     write_kicad_sch,
 )
+from cktgen_eda.netlist.kicad_place import place
+from cktgen_eda.netlist.kicad_sheet import problems
+from cktgen_eda.netlist.kicad_symbols import GRID_MM, text_width
+from cktgen_eda.netlist.layout import layout
 from cktgen_eda.netlist.testbench import GND, build_testbench
 from cktgen_eda.netlist.units import format_spice_number, parse_spice_number
 
@@ -102,32 +109,107 @@ def lib_pins(tree: list) -> dict:
     return pins
 
 
+def placed_pin(x: float, y: float, px: float, py: float, angle: int, mirror: bool):
+    """Sheet point of a library pin (library y up) on a symbol at (x, y), as KiCad turns it:
+    ``(mirror y)`` flips left-right, then ``angle`` turns counter-clockwise on the sheet."""
+    dx, dy = px, -py
+    if mirror:
+        dx = -dx
+    for _ in range(angle // 90 % 4):
+        dx, dy = dy, -dx
+    return point(x + dx, y + dy)
+
+
+class _Nets:
+    """Union-find over sheet points."""
+
+    def __init__(self):
+        self.parent: dict = {}
+
+    def find(self, a):
+        self.parent.setdefault(a, a)
+        while self.parent[a] != a:
+            self.parent[a] = self.parent[self.parent[a]]
+            a = self.parent[a]
+        return a
+
+    def join(self, a, b):
+        self.parent[self.find(a)] = self.find(b)
+
+
+def _on(p, a, b) -> bool:
+    """Point p on the axis-parallel segment a–b (ends included)."""
+    (x, y), (x1, y1), (x2, y2) = p, a, b
+    if x1 == x2:
+        return x == x1 and min(y1, y2) <= y <= max(y1, y2)
+    assert y1 == y2, "wires are horizontal or vertical"
+    return y == y1 and min(x1, x2) <= x <= max(x1, x2)
+
+
 def read_schematic(tree: list, pins: dict | None = None) -> dict:
-    """Components of a schematic: ref → lib_id, properties, net per pin (from labels/GND)."""
+    """Components of a schematic: ref → lib_id, properties, net per pin.
+
+    Connectivity as KiCad finds it: wires join their ends, any connection point (pin end,
+    label, wire end, junction) on a wire joins that wire; local labels name their nets,
+    ``power:GND`` makes net 0. Every pin end must be on the 1.27 mm grid and on a named net.
+    """
     assert tree[0] == "kicad_sch" and one(tree, "version")[1] == "20230121"
     pins = lib_pins(tree) if pins is None else pins
-    nets = {}
+    uf = _Nets()
+    names: dict = {}
+    wires = [
+        (point(*w_[1][1:]), point(*w_[2][1:])) for w_ in (one(w, "pts") for w in kids(tree, "wire"))
+    ]
+    points = set()
+    for a, b in wires:
+        uf.join(a, b)
+        points |= {a, b}
     for label in kids(tree, "label"):
         at = one(label, "at")
-        nets[point(at[1], at[2])] = str(label[1])
+        names.setdefault(point(at[1], at[2]), set()).add(str(label[1]))
+    for junction in kids(tree, "junction"):
+        at = one(junction, "at")
+        p = point(at[1], at[2])
+        assert any(_on(p, a, b) for a, b in wires), f"junction at {p} is on no wire"
+        points.add(p)
     placed = []
     for sym in kids(tree, "symbol"):
         lib_id = one(sym, "lib_id")[1]
         at = one(sym, "at")
-        assert at[3] == "0", "symbols are not rotated"
+        mirror = [m[1] for m in kids(sym, "mirror")]
+        assert mirror in ([], ["y"])
         props = {p[1]: p[2] for p in kids(sym, "property")}
-        placed.append((lib_id, float(at[1]), float(at[2]), props))
-        if lib_id == "power:GND":
-            nets[point(at[1], at[2])] = GND
-    comps = {}
-    for lib_id, x, y, props in placed:
-        if lib_id == "power:GND":
-            continue
-        pin_nets = {}
-        for number, (px, py) in pins[lib_id].items():
-            end = point(x + px, y - py)  # library y points up, sheet y down
+        ends = {
+            n: placed_pin(float(at[1]), float(at[2]), px, py, int(at[3]), bool(mirror))
+            for n, (px, py) in pins[lib_id].items()
+        }
+        for end in ends.values():
             assert abs(end[0] / 1.27 - round(end[0] / 1.27)) < 1e-6, "pin end off the grid"
-            pin_nets[number] = nets[end]
+            assert abs(end[1] / 1.27 - round(end[1] / 1.27)) < 1e-6, "pin end off the grid"
+            points.add(end)
+        if lib_id == "power:GND":
+            names.setdefault(ends["1"], set()).add(GND)
+        placed.append((lib_id, props, ends))
+    points |= set(names)
+    for p in points:
+        uf.find(p)
+        for a, b in wires:
+            if _on(p, a, b):
+                uf.join(p, a)
+    net_of: dict = {}
+    for p, labels in names.items():
+        for name in labels:
+            root = uf.find(p)
+            assert net_of.setdefault(root, name) == name, f"nets {name} and {net_of[root]} short"
+    by_name: dict = {}
+    for root, name in net_of.items():  # ground is global; every other net is drawn in one piece
+        assert by_name.setdefault(name, root) == root or name == GND, f"net {name} is in pieces"
+    comps = {}
+    for lib_id, props, ends in placed:
+        if lib_id.startswith("power:"):
+            continue
+        pin_nets = {n: net_of.get(uf.find(end)) for n, end in ends.items()}
+        assert None not in pin_nets.values(), f"{props['Reference']}: a pin on no named net"
         ref = props["Reference"]
         assert ref not in comps
         comps[ref] = (lib_id, props, pin_nets)
@@ -153,8 +235,8 @@ def check_schematic(text: str, circuit: Circuit, tree=None, pins=None) -> None:
             assert parse_spice_number(m.group(1)) == el.value
         else:
             assert parse_kicad_number(props["Value"]) == el.value
-    comments = [c[2] for c in kids(one(tree, "title_block"), "comment")]
-    dag = parse_annotation(comments, "test")
+    numbered = sorted((int(c[1]), c[2]) for c in kids(one(tree, "title_block"), "comment"))
+    dag = parse_annotation([text for _, text in numbered], "test")
     values = {el.name: el.value for el in tb.elements}
     nodes = []
     for i, nd in enumerate(dag["nodes"]):
@@ -263,6 +345,77 @@ def test_golden_small_example(two_stage):
         "Sim.Params": 'type="G" model="1m"',
         "Sim.Pins": "1=1 2=2 3=3 4=4",
     }
+
+
+# ------------------------------------------------------------------ the drawing
+def test_sheet_keeps_symbols_texts_and_wires_apart_on_1000_circuits():
+    """No two symbols, fields, labels or notes overlap, no wire runs through one, and all
+    stay inside the frame and off the title block (boxes from the symbol shapes and the
+    font metrics; tests/test_kicad_real.py checks them against KiCad's own rendering)."""
+    papers = set()
+    for c in random_circuits(1000, seed=26):
+        sheet = place(c)
+        assert problems(sheet.drawing, sheet.size_mm, GRID_MM) == [], c.to_json()
+        papers.add(sheet.paper)
+    assert papers <= {"A4", "A3"}
+
+
+def _main_y(sheet) -> int:
+    return next(lb.y for lb in sheet.drawing.labels if lb.net == "in")
+
+
+def test_signal_flows_left_to_right_with_side_paths_above_and_below():
+    for c in random_circuits(200, seed=27):
+        sheet, lay = place(c), layout(c)
+        syms = {s.ref: s for s in sheet.drawing.symbols}
+        y0 = _main_y(sheet)
+        xs = [syms["V0"].x] + [syms[f"G{i}"].x for i in lay.stages]
+        assert xs == sorted(xs) and syms["V0"].x < min(
+            s.x for s in syms.values() if s.ref[0] != "#" and s.ref != "V0"
+        )
+        labels = {lb.net: lb for lb in sheet.drawing.labels if lb.y == y0}
+        assert [labels[n].x for n in lay.nets] == sorted(labels[n].x for n in lay.nets)
+        assert labels["out"].x == max(w.x2 for w in sheet.drawing.wires if w.y1 == w.y2 == y0)
+        for k, i in enumerate(lay.stages, 1):  # the load hangs from the stage's output wire
+            g, rl, cl = syms[f"G{i}"], syms[f"RL{i}"], syms[f"CL{i}"]
+            assert g.x < rl.x < cl.x < labels[lay.nets[k]].x or k == len(lay.stages)
+            assert rl.pins()["1"][1] == cl.pins()["1"][1] == y0
+        for side in lay.sides:
+            ys = [
+                s.y
+                for s in syms.values()
+                if s.ref[0] != "#" and s.ref[1:].isdigit() and int(s.ref[1:]) == side.node
+            ] + [syms[r].y for r in (f"RL{side.node}", f"CL{side.node}") if r in syms]
+            assert all((y < y0) == side.above for y in ys), side
+
+
+def test_gm_cells_are_drawn_input_to_output():
+    """A feed-forward gm cell has its control input on the left, a feedback one (mirrored)
+    on the right: the side it senses is the side its subgraph's IN net is on."""
+    for c in random_circuits(200, seed=28):
+        syms = {s.ref: s for s in place(c).drawing.symbols}
+        for s in syms.values():
+            if s.lib_id.endswith("GSOURCE"):
+                pins = s.pins()
+                assert (pins["3"][0] > pins["1"][0]) == s.mirror  # C+ right of N+ when mirrored
+                assert s.mirror == c.nodes[int(s.ref[1:])].kind.feedback
+
+
+def test_title_block_comments_fit_the_title_block_and_join_back(two_stage):
+    meta = {"description": "x" * 40 + " words that wrap " * 12, "seed": 7, "path": "C:\\a\\"}
+    c = Circuit(two_stage.nodes, two_stage.edges, spec={"gain_db": 60.123456789}, meta=meta)
+    comments = annotation(c)
+    assert 3 < len(comments) <= 9
+    assert all(text_width(t, COMMENT_FONT_MM) * GRID_MM <= COMMENT_MM for t in comments)
+    assert comments[0].startswith("cktgen-eda dag 1:")  # comment 1, drawn lowest
+    back = read_kicad_netlist(write_kicad_netlist(c))
+    assert back == c and back.meta == meta and back.spec == c.spec
+    check_schematic(write_kicad_sch(c), c)
+    huge = Circuit(two_stage.nodes, two_stage.edges, meta={"note": "y" * 3000})
+    assert len(annotation(huge)) == 9  # the top comment (not drawn) takes what is left
+    assert read_kicad_netlist(write_kicad_netlist(huge)).meta == huge.meta
+    single = ["cktgen-eda dag 1: nodes 0:0 6:2 1:1; edges 0-1 1-2", "drawn by me \\"]
+    assert parse_annotation(single, "t")["edges"] == [[0, 1], [1, 2]]
 
 
 def test_negative_gm_and_zero_resistor_are_written_exactly():
@@ -617,6 +770,17 @@ def test_cli_round_trip_and_overwrite_rules(tmp_path):
         assert r.exit_code == 0 and "Example" in r.output
 
 
+def test_cli_preview_needs_kicad_and_a_known_suffix(tmp_path, monkeypatch):
+    amp, sch = EXAMPLES / "two_stage_miller.json", tmp_path / "amp.kicad_sch"
+    r = run("to-kicad", amp, "-o", sch, "--preview", tmp_path / "amp.pdf")
+    assert r.exit_code == 1 and r.output == "Error: a preview is .svg or .png, not '.pdf'\n"
+    monkeypatch.delenv("KICAD_CLI", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    r = run("to-kicad", amp, "-o", sch, "--preview", tmp_path / "amp.svg")
+    assert r.exit_code == 1 and r.output.startswith("Error: kicad-cli not found")
+    assert len(r.output.splitlines()) == 1 and not sch.exists()  # nothing written
+
+
 def test_cli_errors_are_one_line(tmp_path):
     sch = tmp_path / "amp.kicad_sch"
     run("to-kicad", EXAMPLES / "two_stage_miller.json", "-o", sch)
@@ -663,7 +827,7 @@ def test_bom_script_verifies_with_ngspice(tmp_path, two_stage, capsys):
         assert f"PM:        {expected.pm_deg:.2f} deg" in report
         assert f"FoM:       {expected.fom:.4f}" in report
         assert "class:     gain 2, bw 0, pm 1" in report and "status:    valid" in report
-        assert "V0 in 0 DC 0 AC 1" in report and report.rstrip().endswith(".end")
+        assert "V0 in 0 DC 0 AC 1" in report and "\n.end\n" in report + "\n"
         assert "kicad_bom_verify: gain 134.0 dB" in capsys.readouterr().out
 
 

@@ -71,6 +71,29 @@ def test_errors_name_the_token(text, message):
         parse_spec(text)
 
 
+@pytest.mark.parametrize(
+    "text, hint",
+    [
+        ("gain>=60dB ugf>=1GHz", "separate constraints with commas, as in 'gain>=60dB,ugf>=1GHz'"),
+        ("gain>=60dB;ugf>=1GHz", "separate constraints with commas, as in 'gain>=60dB,ugf>=1GHz'"),
+        ("ugf=100MHz...200MHz", "a range has two dots, as in 'ugf=100MHz..200MHz'"),
+        ("pm=45-90deg", "write a range with '=' and two dots, as in 'pm=45..90deg'"),
+        ("gain=>60", "the operator is one of >="),
+        ("ugf=300MHz..200MHz", "300MHz > 200MHz (write the lower end first)"),
+    ],
+)
+def test_errors_suggest_the_grammar(text, hint):
+    with pytest.raises(SpecError) as info:
+        parse_spec(text)
+    assert hint in str(info.value) and "\n" not in str(info.value)
+
+
+def test_three_dots_are_never_read_as_a_decimal_point():
+    # "0...5" used to parse as 0..0.5
+    with pytest.raises(SpecError, match="two dots"):
+        parse_spec("gain=0...5dB")
+
+
 def test_text_round_trip():
     for text in [
         "gain>=60dB,ugf>=50MHz,pm>=45deg",

@@ -9,7 +9,7 @@ from spectre_writer import write_spectre
 from cktgen_eda.circuit import load_circuit
 from cktgen_eda.errors import DAGError, NetlistError
 from cktgen_eda.netlist.deck import prepare_deck
-from cktgen_eda.netlist.spice import parse_spice, read_spice, write_spice
+from cktgen_eda.netlist.spice import CONTROL, deck_text, parse_spice, read_spice, write_spice
 from cktgen_eda.netlist.testbench import build_testbench
 from cktgen_eda.netlist.units import (
     format_spice_number,
@@ -29,7 +29,9 @@ def test_deck_round_trip_lossless_and_byte_identical_on_1000_circuits():
 
 def test_golden_deck(two_stage):
     deck = write_spice(two_stage)
-    body = [ln for ln in deck.splitlines() if not ln.startswith("*")]
+    deck, control = deck.split("\n.end\n", 1)  # the ngspice CLI's block follows .end
+    assert control == CONTROL and CONTROL.startswith("* ngspice -b runs this block")
+    body = [ln for ln in (deck + "\n.end").splitlines() if not ln.startswith("*")]
     assert body == [
         "V0 in 0 DC 0 AC 1",
         "G1 n1 0 in 0 1m",
@@ -42,7 +44,6 @@ def test_golden_deck(two_stage):
         ".ac dec 100 1 100G",
         ".end",
     ]
-    assert deck.endswith(".end\n")
     assert "M " not in deck and not any(t.endswith("M") for t in deck.split())
 
 
@@ -74,6 +75,28 @@ def test_values_with_edits_read_back(two_stage):
 def test_malformed_decks_name_the_line(two_stage, edit, message):
     with pytest.raises(NetlistError, match=message):
         parse_spice(edit(write_spice(two_stage)))
+
+
+def test_decks_without_the_control_block_still_read_back():
+    """Decks written before the ngspice CLI block (everything up to .end) read back alike."""
+    for c in random_circuits(50, seed=6):
+        old = deck_text(build_testbench(c))
+        assert write_spice(c) == old + CONTROL and parse_spice(old) == c
+
+
+def test_any_control_block_is_skipped_wherever_it_sits(two_stage):
+    """The block is ngspice's, not the circuit's: edited, moved before .end or doubled, it
+    reads back to the same circuit (and never runs in our simulations)."""
+    deck = write_spice(two_stage)
+    evil = ".control\nshell touch /tmp/x\nR9 n1 out 1k\nquit\n.endc\n"
+    for text in (
+        deck.replace(CONTROL, evil),
+        deck.replace(".end\n", evil + ".end\n", 1) + evil,
+        deck.replace(".control", ".CONTROL").replace(".endc", ".ENDC"),
+    ):
+        assert parse_spice(text) == two_stage
+    with pytest.raises(NetlistError, match=r"line \d+: .control block without .endc"):
+        parse_spice(deck.replace(".endc\n", ""))
 
 
 def test_units_are_exact_and_meg_not_m():

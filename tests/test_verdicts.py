@@ -104,7 +104,7 @@ def test_verify_cli_reports_stability_and_reasons(tmp_path):
     runner = CliRunner()
     r = runner.invoke(cli, ["verify", str(amp), "--spec", "gain>=40dB", "--json"])
     assert r.exit_code == 0, r.output
-    (m,) = json.loads(r.stdout)
+    (m,) = [item["measurement"] for item in json.loads(r.stdout)["results"]]
     assert m["valid"] and m["stable"] is False and m["meets_spec"] is False
     assert m["poles"][0][0] > 0 and any(f.startswith("unstable: pole at +") for f in m["fails"])
     raw = runner.invoke(cli, ["verify", str(amp), "--spec", "gain>=40dB,stable=any"])

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Install KiCad 9 (kicad-cli) from Debian's bookworm-backports suite.
+# Install KiCad 9 (kicad-cli) from Debian's bookworm-backports suite, and pdftoppm
+# (poppler-utils) for PNG renderings of schematics (`cktgen-eda to-kicad --preview amp.png`).
 #
 # The backports suite is added by copying the machine's own Debian source entry (its mirror,
 # components and signing key), never a hard-coded mirror. Needs root and apt-get; elsewhere it
-# says what to install and exits 1. Does nothing when kicad-cli 9 or newer is already present.
+# says what to install and exits 1. Does nothing when kicad-cli 9 or newer and pdftoppm are
+# already present.
 set -euo pipefail
 
 have_kicad9() {
@@ -13,14 +15,24 @@ have_kicad9() {
     [ -n "$major" ] && [ "$major" -ge 9 ]
 }
 
-if have_kicad9; then
-    echo "kicad: $(kicad-cli version) already installed"
+have_pdftoppm() { command -v pdftoppm >/dev/null 2>&1; }
+
+if have_kicad9 && have_pdftoppm; then
+    echo "kicad: $(kicad-cli version) and pdftoppm already installed"
     exit 0
 fi
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
-    echo "kicad: install KiCad 9 (Debian: 'apt-get install -t bookworm-backports kicad' as root," \
-         "after adding the bookworm-backports suite)" >&2
+    echo "kicad: install KiCad 9 and poppler-utils (Debian: 'apt-get install -t" \
+         "bookworm-backports kicad poppler-utils' as root, after adding the" \
+         "bookworm-backports suite)" >&2
     exit 1
+fi
+if have_kicad9; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends poppler-utils
+    have_pdftoppm || { echo "kicad: pdftoppm still missing after the install" >&2; exit 1; }
+    echo "kicad: $(kicad-cli version) already installed; pdftoppm installed"
+    exit 0
 fi
 
 target=/etc/apt/sources.list.d/cktgen-eda-bookworm-backports.sources
@@ -52,6 +64,7 @@ if ! grep -rqs "bookworm-backports" /etc/apt/sources.list /etc/apt/sources.list.
 fi
 apt-get update -qq
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-    -t bookworm-backports kicad
+    -t bookworm-backports kicad poppler-utils
 have_kicad9 || { echo "kicad: kicad-cli 9 still missing after the install" >&2; exit 1; }
-echo "kicad: $(kicad-cli version) installed"
+have_pdftoppm || { echo "kicad: pdftoppm still missing after the install" >&2; exit 1; }
+echo "kicad: $(kicad-cli version) and pdftoppm installed"

@@ -61,8 +61,10 @@ def to_spice(circuit: Path, out: Path | None, force: bool) -> None:
     """Write the ngspice testbench deck of a circuit JSON file.
 
     The deck is the OCB testbench: subgraph templates, 1 MΩ ∥ 50 fF per gm cell, an AC
-    source on net `in`, output `out`, `.ac dec 100 1 100G`. It reads back losslessly with
-    `from-spice` and runs as is in ngspice.
+    source on net `in`, output `out`, `.ac dec 100 1 100G`. A `.control` block after `.end`
+    makes `ngspice -b` run the sweep and print `gain_db`, `ugf_hz` and `pm_deg` as `verify`
+    measures them ("none" without a 0 dB crossing; exit status 1 if the sweep fails). It
+    reads back losslessly with `from-spice`.
 
     \b
     Example:
@@ -122,7 +124,12 @@ def from_spice(netlist: Path, out: Path | None, force: bool, out_node: str) -> N
     help='Target, e.g. "gain>=60dB,ugf>=50MHz,pm>=45deg"; adds PASS/FAIL with the reasons.',
 )
 @allow_unstable_option
-@click.option("--json", "as_json", is_flag=True, help="Print the measurement JSON array.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print JSON: the output envelope of docs/simulation.md, one result per file.",
+)
 @click.option(
     "--plot",
     "plot_dir",
@@ -185,7 +192,12 @@ def verify(
     )
     measurements = [r.measurement for r in results]
     if as_json:
-        click.echo(json.dumps([m.to_dict() for m in measurements], indent=2))
+        from ..report import envelope, result_entry
+
+        items = [
+            result_entry(r.measurement, None, f, error=r.error) for f, r in zip(files, results)
+        ]
+        click.echo(json.dumps(envelope(spec, sim.name, items), indent=2))
     else:
         click.echo(measurement_table(measurements, with_spec=spec is not None))
     if plots:

@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from . import cli
+from .model import ExporterChoice
 from .options import (
     allow_unstable_option,
     engine_option,
@@ -73,14 +74,24 @@ from .options import (
 @click.option("--seconds", type=click.FloatRange(0.1), help="Also stop after this wall time.")
 @model_option
 @click.option("--seed", type=int, default=0, show_default=True)
-@out_dir_option("Write the designs (JSON + SPICE) into this folder.")
+@out_dir_option("Write the designs (--format, plus a SPICE deck each) into this folder.")
+@click.option(
+    "--format",
+    "fmt",
+    type=ExporterChoice(),
+    default="json",
+    help="File format of the designs in --out-dir (json, spice, kicad, svg, png, or a "
+    "plugin's) [default: json].",
+)
 @click.option(
     "--plot",
     is_flag=True,
     help="With --out-dir: Bode plot of the best and a convergence plot (best FoM vs samples).",
 )
 @force_option
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print JSON: the output envelope of docs/simulation.md."
+)
 @allow_unstable_option
 @engine_option("The simulator that confirms the designs")
 @workers_option
@@ -96,6 +107,7 @@ def design(
     model_name: str | None,
     seed: int,
     out_dir: Path | None,
+    fmt: str,
     plot: bool,
     force: bool,
     as_json: bool,
@@ -113,13 +125,14 @@ def design(
     --engine simulator) re-measures the best designs: only those it confirms are reported.
     A design counts only if it is a stable amplifier, open loop and at unity gain, with
     gain above 0 dB and the loop phase margin in the spec (unstable circuits earn no
-    reward); with --allow-unstable the benchmark's raw convention is used instead. Reports the top
-    designs with measured gain, UGF, PM, loop PM, FoM and settling time; exits 1 when
+    reward); with --allow-unstable the benchmark's raw convention is used instead. Reports
+    the top designs with measured gain, UGF, PM, loop PM, FoM and settling time; exits 1 when
     nothing met the spec.
 
     \b
     Example:
-      cktgen-eda design --spec "gain>=100dB,ugf>=2GHz,pm>=30deg" --budget 256 --out-dir best/ --plot
+      cktgen-eda design --spec "gain>=100dB,ugf>=2GHz,pm>=30deg" --out-dir best/ --plot
+      cktgen-eda design --spec "gain>=80dB,ugf>=1GHz" --out-dir best/ --format svg
       cktgen-eda design --spec "gain>=60dB,ugf>=500MHz,pm>=60deg" --objective power
     """
     from ..design import design as run_design
@@ -156,6 +169,7 @@ def design(
         refine=refine,
         simulator=simulator,
         out_dir=out_dir,
+        fmt=fmt,
         force=force,
         plot=plot,
         on_result=render,

@@ -54,15 +54,15 @@ from .options import force_option, model_option, workers_option
     type=click.IntRange(0),
     default=0,
     show_default=True,
-    help="Class targets to sample (0: every joint class).",
+    help="auto-design: targets in total, sampled joint classes (0: every joint class, plus "
+    "50 random targets unless --random says otherwise).",
 )
 @click.option(
     "--random",
     "n_random",
     type=click.IntRange(0),
-    default=50,
-    show_default=True,
-    help="Random dominated grid targets.",
+    help="auto-design: random dominated grid targets on top of --targets [default: 50 with "
+    "--targets 0, else none].",
 )
 @click.option(
     "--budget", type=click.IntRange(1), default=256, show_default=True, help="Samples per target."
@@ -90,7 +90,7 @@ def evaluate(
     refine: bool,
     workers: int | None,
     n_classes: int,
-    n_random: int,
+    n_random: int | None,
     budget: int,
     strategy: str,
     seed: int,
@@ -112,8 +112,9 @@ def evaluate(
     recon (§3.4): reconstruction accuracy of the test circuits.
     uncond (§3.4): --samples prior latents × 10 decodes: validity and novelty.
 
-    auto-design: every joint class of the dataset read as an inequality target, plus
-    random dominated targets; `design` spends --budget samples on each. Reports the share
+    auto-design: every joint class of the dataset read as an inequality target, plus 50
+    random dominated targets (--targets N alone: N targets in total, all classes; --random
+    M adds M random ones); `design` spends --budget samples on each. Reports the share
     of targets met (ngspice), the best FoM against the dataset's best circuit meeting the
     same target, and seconds per target (≈ 3 s on 2 cores).
 

@@ -19,27 +19,49 @@ from .options import emit, force_option, in_node_option, out_node_option, out_op
     is_flag=True,
     help="Write the KiCad XML intermediate netlist instead of a schematic.",
 )
-def to_kicad(circuit: Path, out: Path | None, force: bool, netlist_xml: bool) -> None:
+@click.option(
+    "--preview",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write KiCad's rendering of the schematic to FILE.svg or FILE.png "
+    "(needs kicad-cli; PNG also pdftoppm; `make kicad` installs both).",
+)
+def to_kicad(
+    circuit: Path, out: Path | None, force: bool, netlist_xml: bool, preview: Path | None
+) -> None:
     """Write a KiCad 7+ schematic (or XML netlist) of a circuit JSON file.
 
-    The schematic holds the OCB testbench: R/C symbols (with the 1 MΩ ∥ 50 fF gm loads),
-    a SPICE VCCS per gm cell, an AC 1 source on net `in`, output `out`, and the
-    `.ac dec 100 1 100G` command, so KiCad's simulator runs it as is. Ids are uuid5, so the
-    same circuit gives the same file. Both formats read back with `from-kicad` (the XML
-    directly; a schematic after KiCad exports its netlist).
+    The schematic holds the OCB testbench, drawn left to right: the AC 1 source on net
+    `in`, each main stage between its nets (a SPICE VCCS with its 1 MΩ ∥ 50 fF load to GND
+    below its output), output `out` at the right, feed-forward side paths above the chain
+    and feedback ones below, plus the `.ac dec 100 1 100G` command, so KiCad's simulator
+    runs it as is and its ERC passes. Ids are uuid5, so the same circuit gives the same
+    file. Both formats read back with `from-kicad` (the XML directly; a schematic after
+    KiCad exports its netlist).
 
     \b
     Examples:
-      cktgen-eda to-kicad amp.json -o amp.kicad_sch
+      cktgen-eda to-kicad amp.json -o amp.kicad_sch --preview amp.png
       cktgen-eda to-kicad amp.json --netlist-xml -o amp.xml
     """
     from ..circuit import load_circuit
     from ..netlist.kicad import DEFAULT_PROJECT, write_kicad_netlist, write_kicad_sch
 
+    if preview is not None:  # every check before anything is written
+        from ..fileio import check_output
+        from ..netlist.kicad_cli import check_tools
+
+        check_tools(preview.suffix)
+        check_output(preview, force)
     c = load_circuit(circuit)
     project = out.stem if out is not None else DEFAULT_PROJECT
-    text = write_kicad_netlist(c, project) if netlist_xml else write_kicad_sch(c, project)
-    emit(text, out, force)
+    schematic = write_kicad_sch(c, project)
+    emit(write_kicad_netlist(c, project) if netlist_xml else schematic, out, force)
+    if preview is not None:
+        from ..fileio import atomic_write
+        from ..netlist.kicad_cli import render_text
+
+        atomic_write(preview, render_text(schematic, project, preview.suffix), force=force)
+        click.echo(f"wrote {preview}", err=True)
 
 
 @cli.command("from-kicad")

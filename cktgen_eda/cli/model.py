@@ -67,7 +67,8 @@ def _parse_class(text: str | None) -> tuple[int, int, int] | None:
     "--spec-class",
     "spec_class",
     metavar="G,B,P",
-    help="Address one joint class (gain, bw, pm) instead of a spec.",
+    help="Address one joint class (gain, bw, pm) instead of a spec, e.g. 2,3,1: gain "
+    "80.5…180.5 dB, UGF 3…4 GHz, PM 0…90° (docs/spec.md).",
 )
 @click.option(
     "-n",
@@ -106,7 +107,9 @@ def _parse_class(text: str | None) -> tuple[int, int, int] | None:
     help="File format for --out-dir (plugins add more) [default: json].",
 )
 @force_option
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print JSON: the output envelope of docs/simulation.md."
+)
 @workers_option
 def generate(
     spec_text: str | None,
