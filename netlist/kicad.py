@@ -3,7 +3,8 @@
 circuit → testbench → **kicad** → KiCad (schematic editor, its ngspice, BOM/netlist plugins).
 ``write_kicad_sch`` draws every testbench element as a symbol (``Device:R``/``Device:C``,
 ``Simulation_SPICE:GSOURCE`` for a VCCS, ``Simulation_SPICE:VDC`` with AC 1 for the source,
-``power:GND``) with a net label on each pin, so KiCad 7/8 opens and simulates it as is.
+``power:GND`` and a ``PWR_FLAG``), wired in signal flow (``kicad_place``), so KiCad 7/8/9
+opens and simulates it as is and its ERC passes.
 ``write_kicad_netlist`` writes the XML netlist KiCad hands to generator plugins (``%I``), and
 ``read_kicad_netlist`` reads one back. Files we write carry the DAG in title-block comments
 (``cktgen-eda dag 1: …``, like the ``*@cktgen`` lines of SPICE decks) while device values
@@ -24,6 +25,8 @@ KiCad conventions relied on (KiCad 7.0 file format 20230121; KiCad 8/9 read it t
 - Local labels on the root sheet become nets ``/in``, ``/out``, … in netlists; ``power:GND``
   makes the net ``GND``, which KiCad's simulator maps to node 0. A text item ``.ac dec 100 1
   100G`` is the analysis command KiCad's simulator picks up.
+- The default drawing sheet shows title-block comments 1–4 only, comment 1 lowest, in
+  1.5 mm text across 107 mm; KiCad's netlists carry all nine comments, in number order.
 """
 
 from __future__ import annotations
@@ -166,15 +169,74 @@ def item_uuid(root: uuid.UUID, key: str) -> str:
 
 
 # ------------------------------------------------------------------ DAG annotation
+# KiCad's default title block shows comments 1-4 (comment 1 lowest) in 1.5 mm text across
+# 107 mm; a longer annotation line is split into comments that end in a backslash, which
+# the reader joins again. Nine comments exist; the ninth takes whatever is left.
+COMMENT_MM = 100.0
+COMMENT_FONT_MM = 1.5
+MAX_COMMENTS = 9
+_TAGS = (DAG_TAG, SPEC_TAG, META_TAG)
+
+
 def annotation(circuit: Circuit) -> list[str]:
-    """Title-block comments carrying the DAG (and spec/meta as JSON, when present)."""
+    """Title-block comments 1, 2, … carrying the DAG (and spec/meta as JSON, when present).
+
+    Lines too long for the title block are split, each piece but the last ending in a
+    backslash. KiCad draws comment 1 lowest, so the pieces are numbered from the last one
+    up (the sheet reads top to bottom): the DAG is comment 1 (and 2), meta the highest.
+    """
     nodes = " ".join(f"{nd.type}:{nd.pos}" for nd in circuit.nodes)
     edges = " ".join(f"{a}-{b}" for a, b in circuit.edges)
-    out = [f"{DAG_TAG} nodes {nodes}; edges {edges}"]
+    lines = [f"{DAG_TAG} nodes {nodes}; edges {edges}"]
     if circuit.spec is not None:
-        out.append(f"{SPEC_TAG} {json.dumps(dict(circuit.spec), sort_keys=True)}")
+        lines.insert(0, f"{SPEC_TAG} {json.dumps(dict(circuit.spec), sort_keys=True)}")
     if circuit.meta is not None:
-        out.append(f"{META_TAG} {json.dumps(dict(circuit.meta), sort_keys=True)}")
+        lines.insert(0, f"{META_TAG} {json.dumps(dict(circuit.meta), sort_keys=True)}")
+    pieces = [piece for line in lines for piece in _split_comment(line)]
+    extra = len(pieces) - MAX_COMMENTS
+    if extra > 0:  # only comments 1-4 are drawn: the top one (meta) may stay long
+        head = "".join(p[:-1] for p in pieces[:extra]) + pieces[extra]
+        pieces = [head, *pieces[extra + 1 :]]
+    return pieces[::-1]
+
+
+def _split_comment(line: str) -> list[str]:
+    """``line`` in pieces that fit ``COMMENT_MM``, each but the last ending in a backslash;
+    a piece breaks after a space where one is near the end."""
+    from .kicad_symbols import GRID_MM, text_width
+
+    room = COMMENT_MM / GRID_MM - text_width("\\", COMMENT_FONT_MM)
+    out = []
+    while text_width(line, COMMENT_FONT_MM) > room:
+        n, used = 0, 0.0
+        while used + text_width(line[n], COMMENT_FONT_MM) <= room:
+            used += text_width(line[n], COMMENT_FONT_MM)
+            n += 1
+        space = line.rfind(" ", 0, n)
+        if space > n // 2:
+            n = space + 1
+        out.append(line[:n] + "\\")
+        line = line[n:]
+    return [*out, line]
+
+
+def join_comments(comments: list[str]) -> list[str]:
+    """Title-block comments (comment 1 first) in reading order, top to bottom, with our
+    continued lines joined (others left alone)."""
+    out: list[str] = []
+    current: str | None = None
+    for text in reversed(comments):
+        if current is None and not text.lstrip().startswith(_TAGS):
+            out.append(text)
+            continue
+        current = text if current is None else current + text
+        if current.rstrip().endswith("\\"):
+            current = current.rstrip()[:-1]
+        else:
+            out.append(current)
+            current = None
+    if current is not None:
+        out.append(current)
     return out
 
 
@@ -184,11 +246,13 @@ _DAG = re.compile(r"nodes((?: \d{1,2}:\d)+); edges((?: \d{1,3}-\d{1,3})*)")
 def parse_annotation(comments: list[str], source: str) -> dict | None:
     """The circuit dict (no device values) of our title-block comments, or None if absent.
 
+    ``comments`` are in number order (comment 1 first); continued lines are joined.
+
     Raises:
         NetlistError: a ``cktgen-eda`` comment that does not parse.
     """
     out: dict = {}
-    for text in comments:
+    for text in join_comments(comments):
         text = text.strip()
         if text.startswith(DAG_TAG):
             m = _DAG.fullmatch(text[len(DAG_TAG) :].strip())

@@ -22,7 +22,7 @@ from pathlib import Path
 from ..errors import CktGenError
 
 TIMEOUT_S = 120.0
-PNG_DPI = 110
+PNG_DPI = 130
 PREVIEW_SUFFIXES = (".svg", ".png")
 
 

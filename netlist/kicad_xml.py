@@ -124,9 +124,11 @@ def write_netlist(circuit: Circuit, project: str) -> str:
 def parse_netlist(data: str | bytes, source: str, in_net: str, out_net: str) -> Circuit:
     """See ``kicad.parse_kicad_netlist``."""
     root = _parse_xml(data, source)
-    comments = []
-    for c in root.iterfind("design/sheet/title_block/comment"):
-        comments.append(c.get("value") or "")
+    numbered = []
+    for k, c in enumerate(root.iterfind("design/sheet/title_block/comment")):
+        number = c.get("number") or ""
+        numbered.append((int(number) if number.isdecimal() else k, k, c.get("value") or ""))
+    comments = [text for _, _, text in sorted(numbered)]
     annotated = parse_annotation(comments, source)
     devices, sources = _devices(root, source)
     if annotated is not None:

@@ -95,7 +95,7 @@ def pytest_collection_modifyitems(config, items):
         )
         for item in marked:
             item.add_marker(skip)
-    marked = [item for item in items if "kicad" in item.keywords]
+    marked = [item for item in items if item.get_closest_marker("kicad")]
     why = _kicad_missing() if marked else None
     if why:
         for item in marked:

@@ -191,9 +191,12 @@ def read_schematic(tree: list, pins: dict | None = None) -> dict:
             names.setdefault(ends["1"], set()).add(GND)
         placed.append((lib_id, props, ends))
     points |= set(names)
+    by_line: dict = {}  # wires by the x of a vertical one, the y of a horizontal one
+    for a, b in wires:
+        by_line.setdefault(("x", a[0]) if a[0] == b[0] else ("y", a[1]), []).append((a, b))
     for p in points:
         uf.find(p)
-        for a, b in wires:
+        for a, b in by_line.get(("x", p[0]), []) + by_line.get(("y", p[1]), []):
             if _on(p, a, b):
                 uf.join(p, a)
     net_of: dict = {}
@@ -304,11 +307,16 @@ def test_spec_meta_and_values_round_trip(two_stage):
 
 
 def test_golden_example_files_are_current(two_stage):
-    """examples/kicad holds what to-kicad writes for examples/circuits/two_stage_miller.json."""
+    """examples/kicad holds what to-kicad writes for its two example circuits."""
     sch = (KICAD_EXAMPLES / "two_stage_miller.kicad_sch").read_text(encoding="utf-8")
     xml = (KICAD_EXAMPLES / "two_stage_miller.xml").read_text(encoding="utf-8")
     assert sch == write_kicad_sch(two_stage, "two_stage_miller")
     assert xml == write_kicad_netlist(two_stage, "two_stage_miller")
+    three = load_circuit(KICAD_EXAMPLES / "three_stage_feedback.json")
+    sch = (KICAD_EXAMPLES / "three_stage_feedback.kicad_sch").read_text(encoding="utf-8")
+    assert sch == write_kicad_sch(three, "three_stage_feedback")
+    lay = layout(three)  # what its README says it shows
+    assert len(lay.stages) == 3 and {s.above for s in lay.sides} == {True, False}
 
 
 def test_golden_small_example(two_stage):
