@@ -124,29 +124,20 @@ class DesignResult:
 
 def design(
     spec: Spec | str,
-    budget: int = 256,
-    batch: int = 16,
-    top: int = 5,
-    model: Any = None,
-    strategy: str = "ucb",
-    seed: int = 0,
-    seconds: float | None = None,
-    workers: int | None = None,
-    on_step: Callable[[int, float | None, int], None] | None = None,
-    objective: str = "fom",
-    refine: int = 16,
-    simulator: str = "ngspice",
+    *,
     out_dir: str | Path | None = None,
     fmt: str = "json",
     force: bool = False,
     plot: bool = False,
     on_result: Callable[[DesignResult], None] | None = None,
+    **search_options: Any,
 ) -> DesignResult:
     """Search for the best circuits that ngspice confirms meet ``spec``, write them, and
-    hand them to the ``candidates_ready`` plugins (``search`` does the searching; its
-    arguments come first).
+    hand them to the ``candidates_ready`` plugins.
 
     Args:
+        search_options: the keyword arguments of ``search`` (budget, batch, top, model,
+            strategy, seed, seconds, workers, on_step, objective, refine, simulator).
         out_dir: write design ``k`` into this folder as ``design_{k}`` + the ``fmt``
             suffix and as the SPICE deck ``design_{k}.cir`` (``fmt`` ``"spice"``: the deck
             alone), all files or none (``result.files``). Checked before the search; an
@@ -169,25 +160,12 @@ def design(
     if plot and out_dir is None:
         raise CktGenError("plot needs out_dir: the plots are written beside the designs")
     writers = _writers(fmt) if out_dir is not None else []
+    top = search_options.get("top", 5)
     if out_dir is not None:
         check_output_dir(out_dir, _names(writers, top, plot), force)
-    result = search(
-        spec,
-        budget=budget,
-        batch=batch,
-        top=top,
-        model=model,
-        strategy=strategy,
-        seed=seed,
-        seconds=seconds,
-        workers=workers,
-        on_step=on_step,
-        objective=objective,
-        refine=refine,
-        simulator=simulator,
-    )
+    result = search(spec, **search_options)
     if out_dir is not None:
-        sim = get_simulator(simulator)
+        sim = get_simulator(search_options.get("simulator", "ngspice"))
         result.files = _write(result, Path(out_dir), writers, plot, sim, force)
     if on_result is not None:
         on_result(result)

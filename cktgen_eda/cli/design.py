@@ -13,8 +13,8 @@ from pathlib import Path
 import click
 
 from . import cli
-from .model import ExporterChoice
 from .options import (
+    ExporterChoice,
     allow_unstable_option,
     engine_option,
     force_option,

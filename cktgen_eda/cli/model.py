@@ -10,6 +10,7 @@ import click
 from ..errors import CktGenError
 from . import cli
 from .options import (
+    ExporterChoice,
     allow_unstable_option,
     engine_option,
     force_option,
@@ -19,34 +20,6 @@ from .options import (
     spec_option_value,
     workers_option,
 )
-
-
-class _FormatError(click.ClickException):
-    exit_code = 2  # a usage error, shown as one line
-
-
-class ExporterChoice(click.ParamType):
-    """``--format NAME``: a registered exporter, looked up when used so plugins count."""
-
-    name = "format"
-
-    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
-        from ..plugins import exporters
-
-        try:
-            return "[" + "|".join(sorted(exporters())) + "]"
-        except CktGenError:
-            return "NAME"
-
-    def convert(self, value, param, ctx) -> str:
-        from ..plugins import exporters
-
-        known = exporters()
-        if value not in known:
-            raise _FormatError(
-                f"unknown format {value!r}; known formats: {', '.join(sorted(known))}"
-            )
-        return value
 
 
 def _parse_class(text: str | None) -> tuple[int, int, int] | None:

@@ -17,6 +17,8 @@ import click
 __all__ = [
     "OBJECTIVE_CHOICES",
     "EngineChoice",
+    "ExporterChoice",
+    "RegistryChoice",
     "allow_unstable_option",
     "emit",
     "engine_option",
@@ -91,23 +93,21 @@ def out_dir_option(help: str, default: Path | None = None):
 
 def out_node_option(help: str, old: str = "--out", default: str = "out"):
     """``--out-node NET`` (parameter ``out_node``), with ``old`` as its old spelling."""
-
-    def decorate(f):
-        f = renamed(old, "--out-node", "out_node")(f)
-        return click.option(
-            "--out-node", "out_node", metavar="NET", default=default, show_default=True, help=help
-        )(f)
-
-    return decorate
+    return _node_option("out", help, old, default)
 
 
 def in_node_option(help: str, old: str = "--in-net", default: str = "in"):
     """``--in-node NET`` (parameter ``in_node``), with ``old`` as its old spelling."""
+    return _node_option("in", help, old, default)
+
+
+def _node_option(end: str, help: str, old: str, default: str):
+    name, dest = f"--{end}-node", f"{end}_node"
 
     def decorate(f):
-        f = renamed(old, "--in-node", "in_node")(f)
+        f = renamed(old, name, dest)(f)
         return click.option(
-            "--in-node", "in_node", metavar="NET", default=default, show_default=True, help=help
+            name, dest, metavar="NET", default=default, show_default=True, help=help
         )(f)
 
     return decorate
@@ -166,20 +166,45 @@ class _OneLineUsageError(click.ClickException):
     exit_code = 2  # a usage error, shown as one line
 
 
-class EngineChoice(click.ParamType):
-    """``--engine NAME``: a registered simulator, looked up when used so plugins count."""
+class RegistryChoice(click.ParamType):
+    """A name from a plugin registry (``exporters`` or ``simulators``), looked up when used
+    so plugins count; an unknown name is a one-line usage error listing the known ones."""
 
-    name = "engine"
+    def __init__(self, name: str, table: str, metavar: str | None = None) -> None:
+        self.name, self.table, self.metavar = name, table, metavar
+
+    def _known(self) -> dict:
+        from .. import plugins
+
+        return getattr(plugins, self.table)()
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
+        from ..errors import CktGenError
+
+        if self.metavar:
+            return self.metavar
+        try:
+            return "[" + "|".join(sorted(self._known())) + "]"
+        except CktGenError:
+            return "NAME"
 
     def convert(self, value, param, ctx) -> str:
-        from ..plugins import simulators
-
-        known = simulators()
+        known = self._known()
         if value not in known:
             raise _OneLineUsageError(
-                f"unknown engine {value!r}; known engines: {', '.join(sorted(known))}"
+                f"unknown {self.name} {value!r}; known {self.name}s: {', '.join(sorted(known))}"
             )
         return value
+
+
+def EngineChoice() -> RegistryChoice:  # noqa: N802 (reads as the type it returns)
+    """``--engine NAME``: a registered simulator."""
+    return RegistryChoice("engine", "simulators", metavar="NAME")
+
+
+def ExporterChoice() -> RegistryChoice:  # noqa: N802
+    """``--format NAME``: a registered exporter."""
+    return RegistryChoice("format", "exporters")
 
 
 def engine_option(what: str):

@@ -11,8 +11,7 @@ import click
 from ..errors import CktGenError
 from ..plugins import exporters, get_plugins, register_plugin_commands, warn_to
 from . import cli
-from .model import ExporterChoice
-from .options import emit, force_option, out_option
+from .options import ExporterChoice, emit, force_option, out_option
 
 
 @cli.command("plugins")
