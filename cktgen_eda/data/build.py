@@ -21,7 +21,10 @@ from .store import Benchmark, stability_record
 
 
 def generate_rows(recipe: Recipe, progress: bool = False) -> tuple[list, list[int]]:
-    """The recipe's circuits and topology ids, in dataset row order (no simulation)."""
+    """The recipe's circuits and topology ids, in dataset row order (no simulation).
+
+    Only for ``keep = "all"`` recipes; ``working_rows`` generates the others.
+    """
     rng = random.Random(recipe.seed)
     pool = generate(rng, recipe.pool, recipe.reuse, recipe.settings)
     if progress:
@@ -63,12 +66,96 @@ def label(circuits: list, workers: int | None = None, progress: bool = False) ->
     }
 
 
+def working(labels: dict[str, Any]) -> np.ndarray:
+    """Rows that are working amplifiers: valid, stable open loop and at unity gain, gain > 0 dB."""
+    gain = np.nan_to_num(labels["gain_db"], nan=-np.inf)
+    return labels["valid"] & labels["stable"] & labels["cl_stable"] & (gain > 0)
+
+
+SCREEN_BATCH = 20000  # circuits generated and screened at a time by working_rows
+
+
+def working_rows(
+    recipe: Recipe, workers: int | None = None, progress: bool = False
+) -> tuple[list, list[int], dict[str, Any], dict[str, int]]:
+    """A ``keep = "working"`` recipe's rows: circuits, topology ids, ngspice labels, counts.
+
+    The generator runs in batches; the exact engine screens each batch and ngspice labels
+    the survivors, and the first ``recipe.circuits`` circuits that pass both are kept in
+    generation order, then shuffled with the recipe's generator. Worker counts do not
+    change the result.
+
+    Raises:
+        CktGenError: when ``recipe.pool`` circuits do not hold enough working ones.
+    """
+    from ..errors import CktGenError
+    from ..netlist.fastac import verify as screen
+
+    rng = random.Random(recipe.seed)
+    stream = generate(rng, recipe.pool, recipe.reuse, recipe.settings)
+    circuits: list = []
+    topology: list[int] = []
+    parts: list[dict[str, Any]] = []
+    generated = screened = 0
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=recipe.circuits, desc="working", unit="ckt", file=sys.stderr)
+    while len(circuits) < recipe.circuits and generated < recipe.pool:
+        need = recipe.circuits - len(circuits)
+        size = min(SCREEN_BATCH, max(2000, 20 * need), recipe.pool - generated)
+        batch = [next(stream) for _ in range(size)]
+        generated += len(batch)
+        fast = [r.measurement for r in screen([c for _, c in batch], workers=workers)]
+        passed = [b for b, m in zip(batch, fast) if _works(m)]
+        screened += len(passed)
+        while passed and len(circuits) < recipe.circuits:
+            # label only about as many as are still needed (a small build stays small)
+            need = recipe.circuits - len(circuits)
+            chunk, passed = passed[: need + need // 20 + 16], passed[need + need // 20 + 16 :]
+            labels = label([c for _, c in chunk], workers=workers)
+            keep = np.flatnonzero(working(labels))[:need]
+            circuits += [chunk[i][1] for i in keep]
+            topology += [chunk[i][0] for i in keep]
+            parts.append({k: [v[i] for i in keep] for k, v in labels.items()})
+            if bar is not None:
+                bar.update(len(keep))
+    if bar is not None:
+        bar.close()
+    if len(circuits) < recipe.circuits:
+        raise CktGenError(
+            f"recipe {recipe.name!r}: {recipe.pool:,} generated circuits hold only "
+            f"{len(circuits):,} working amplifiers, {recipe.circuits:,} needed; raise its pool"
+        )
+    labels = {k: np.array([x for part in parts for x in part[k]]) for k in parts[0]}
+    labels["reason"] = list(labels["reason"])
+    rows = list(range(len(circuits)))
+    if recipe.shuffle:
+        rng.shuffle(rows)
+    labels = {k: _take(v, rows) for k, v in labels.items()}
+    counts = {"generated": generated, "screened_working": screened, "kept": len(circuits)}
+    return [circuits[i] for i in rows], [topology[i] for i in rows], labels, counts
+
+
+def _works(m) -> bool:
+    return bool(m.valid and m.stable and m.cl_stable and m.gain_db is not None and m.gain_db > 0)
+
+
+def _take(values, rows: list[int]):
+    return [values[i] for i in rows] if isinstance(values, list) else values[rows]
+
+
 def build_benchmark(
     recipe: Recipe, workers: int | None = None, progress: bool = False
 ) -> Benchmark:
     """Generate and label ``recipe``; the manifest records recipe, seed and simulator."""
-    circuits, topology = generate_rows(recipe, progress)
-    labels = label(circuits, workers=workers, progress=progress)
+    screening = None
+    if recipe.keep == "working":
+        circuits, topology, labels, screening = working_rows(recipe, workers, progress)
+    else:
+        circuits, topology = generate_rows(recipe, progress)
+        labels = label(circuits, workers=workers, progress=progress)
     manifest = {
         "name": recipe.name,
         "source": "generated",
@@ -78,4 +165,6 @@ def build_benchmark(
         "cktgen_eda": __version__,
         "stability": stability_record(True, int(labels["stability_unknown"].sum())),
     }
+    if screening is not None:
+        manifest["screening"] = {"engine": "fast", **screening}
     return Benchmark.from_circuits(circuits, labels, recipe.train, topology, manifest)

@@ -15,6 +15,8 @@ from typing import Any
 from ..errors import CktGenError
 from .generator import GeneratorSettings
 
+KEEP = ("all", "working")
+
 
 @dataclass(frozen=True)
 class Recipe:
@@ -29,6 +31,10 @@ class Recipe:
         reuse: K, circuits per topology draw.
         pool: circuits generated before a random subset of ``circuits`` is kept.
         shuffle: shuffle the kept rows (else they stay in generation order).
+        keep: ``"all"`` keeps a random subset of the pool; ``"working"`` keeps, in
+            generation order, the circuits that are valid, stable open loop and at unity
+            gain with gain above 0 dB, until ``circuits`` are kept (``pool`` then bounds how
+            many may be generated).
         settings: generator knobs (probabilities, value ranges).
     """
 
@@ -40,6 +46,7 @@ class Recipe:
     reuse: int = 20
     pool: int | None = None
     shuffle: bool = True
+    keep: str = "all"
     settings: GeneratorSettings = GeneratorSettings()
 
     def __post_init__(self) -> None:
@@ -53,6 +60,7 @@ class Recipe:
             ),
             (self.reuse >= 1, f"reuse must be >= 1, found {self.reuse}"),
             (pool >= self.circuits, f"pool must be >= circuits ({self.circuits}), found {pool}"),
+            (self.keep in KEEP, f"keep must be one of {', '.join(KEEP)}, found {self.keep!r}"),
         ]
         for ok, msg in checks:
             if not ok:
@@ -80,6 +88,8 @@ class Recipe:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["settings"] = asdict(self.settings)
+        if self.keep == "all":  # the default, left out: older manifests stay byte-identical
+            del d["keep"]
         return d
 
     @classmethod
@@ -106,7 +116,7 @@ class Recipe:
 
 
 def _check_type(name: str, key: str, value: Any) -> None:
-    want = {"description": str, "shuffle": bool}.get(key, int)
+    want = {"description": str, "shuffle": bool, "keep": str}.get(key, int)
     ok = isinstance(value, want) and (want is bool or not isinstance(value, bool))
     if not ok:
         raise CktGenError(f"recipe {name!r}: {key} must be {want.__name__}, found {value!r}")

@@ -85,7 +85,10 @@ def run(
     from ..training.checkpoint import load_model
 
     bench = load_benchmark(dataset)
-    model = load_model(model) if model is None or isinstance(model, str) else model
+    if model is None or isinstance(model, str):
+        from .tasks import _model_of
+
+        model = load_model(model or _model_of(dataset))
     valid = bench["valid"]
     measured = list(zip(bench["gain_db"], bench["ugf_hz"], bench["pm_deg"]))
     todo = targets(bench, n_classes, n_random, seed)

@@ -74,6 +74,7 @@ def run_task(
     with torch_threads(workers or 2):
         bench = load_benchmark(dataset)
         train_ds, test_ds, _ = split_datasets(bench, drop_invalid=True)
+        model = model or _model_of(dataset)
         net = load_model(model, with_encoder=task != "cond-gen")
         head = {"task": task, "dataset": dataset, "model": str(model_path(model))}
         if task == "recon":
@@ -94,6 +95,14 @@ def run_task(
             simulator=simulator,
         )
     return beside_spec_acc({**head, **metrics})
+
+
+def _model_of(dataset: str) -> str | None:
+    """The shipped model trained on ``dataset`` (the paper protocol's default), else None:
+    the default model."""
+    from ..training.checkpoint import shipped_models
+
+    return dataset if dataset in shipped_models() else None
 
 
 def beside_spec_acc(result: dict[str, Any]) -> dict[str, Any]:
