@@ -192,7 +192,7 @@ def generate(
 
     from .fileio import check_output_dir
     from .plugins import get_exporter, get_simulator
-    from .training.checkpoint import load_model
+    from .training.checkpoint import DEFAULT_MODEL, load_model
 
     t0 = time.perf_counter()
     # every name and the folder are checked before the model loads
@@ -202,7 +202,7 @@ def generate(
         names = [f"candidate_{i:03d}{exporter.suffix}" for i in range(n)]
         check_output_dir(out_dir, names, force)
     if model is None or isinstance(model, str | Path):
-        name = str(model or "ocb101")
+        name = str(model or DEFAULT_MODEL)
         model = load_model(model, with_encoder=rerank > 1)
     else:
         name = "custom"

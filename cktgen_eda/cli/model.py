@@ -155,13 +155,13 @@ def generate(
 @cli.command("models")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def models(as_json: bool) -> None:
-    """List the shipped pretrained models with their measured metrics.
+    """List the shipped pretrained models (the default marked) with their measured metrics.
 
     \b
     Example:
       cktgen-eda models --json
     """
-    from ..training.checkpoint import read_checkpoint, shipped_models
+    from ..training.checkpoint import DEFAULT_MODEL, read_checkpoint, shipped_models
 
     rows = {}
     for name, path in sorted(shipped_models().items()):
@@ -169,9 +169,11 @@ def models(as_json: bool) -> None:
         info = state["info"]
         rows[name] = {
             "path": str(path),
+            "default": name == DEFAULT_MODEL,
             "size_mb": round(path.stat().st_size / 1e6, 2),
             "dataset": info.get("dataset", {}).get("name"),
             "epoch": info.get("epoch"),
+            "init": info.get("init"),
             "config": state["config"],
             "metrics": info.get("metrics", {}),
         }
@@ -184,8 +186,11 @@ def models(as_json: bool) -> None:
         m = r["metrics"]
         keys = ("validity", "verified_class_acc", "spec_hit_rate", "recon_acc")
         stats = ", ".join(f"{k} {100 * m[k]:.1f} %" for k in keys if k in m)
+        mark = " (default)" if r["default"] else ""
+        start = f" from {Path(r['init']).stem}" if r["init"] else ""
         click.echo(
-            f"{name}: trained on {r['dataset']}, {r['epoch']} epochs, {r['size_mb']} MB — {stats}"
+            f"{name}{mark}: trained on {r['dataset']}, {r['epoch']} epochs{start}, "
+            f"{r['size_mb']} MB — {stats}"
         )
 
 

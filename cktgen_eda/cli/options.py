@@ -69,7 +69,7 @@ model_option = click.option(
     "--model",
     "model_name",
     metavar="NAME|PATH",
-    help="Shipped model name or checkpoint [default: ocb101].",
+    help="Shipped model name or checkpoint [default: stable101; `cktgen-eda models` lists them].",
 )
 
 

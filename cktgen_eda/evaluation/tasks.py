@@ -41,7 +41,8 @@ def run_task(
     Args:
         task: ``cond-gen`` (§3.2), ``recon`` or ``uncond`` (§3.4).
         dataset: a shipped benchmark name or a benchmark ``.npz`` path.
-        model: a shipped model name or a checkpoint path (default ``ocb101``).
+        model: a shipped model name or a checkpoint path (default: the model shipped for
+            ``dataset``, else the default model).
         evaluator: cond-gen's surrogate evaluator, shipped name or path (default: the
             dataset's).
         rounds: cond-gen rounds.

@@ -32,7 +32,7 @@ from ..fileio import atomic_write
 from ..model.config import scheme_from_dict
 from ..model.registry import KINDS, build_model, config_from_dict
 
-DEFAULT_MODEL = "ocb101"
+DEFAULT_MODEL = "stable101"  # trained on working amplifiers; ocb101 serves the paper protocol
 DEFAULT_EVALUATOR = "ocb101"
 FORMAT = "cktgen-eda/checkpoint"
 EVALUATOR_FORMAT = "cktgen-eda/evaluator"
@@ -217,7 +217,7 @@ def _shipped(*folder: str) -> dict[str, Path]:
 
 
 def model_path(name_or_path: str | Path | None) -> Path:
-    """Resolve a shipped model name (default ``ocb101``) or a path."""
+    """Resolve a shipped model name (default ``DEFAULT_MODEL``) or a path."""
     return _resolve(name_or_path, shipped_models(), DEFAULT_MODEL, "model")
 
 
