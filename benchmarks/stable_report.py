@@ -15,6 +15,7 @@ from collections import Counter
 
 import numpy as np
 
+from cktgen_eda.data.build import working
 from cktgen_eda.data.store import load_benchmark
 from cktgen_eda.netlist.layout import layout
 
@@ -35,15 +36,10 @@ def kinds(bench) -> list[dict[str, int]]:
     return out
 
 
-def working(bench) -> np.ndarray:
-    a = bench.arrays
-    return a["valid"] & a["stable"] & a["cl_stable"] & (np.nan_to_num(a["gain_db"], nan=-1) > 0)
-
-
 def report(name: str) -> dict:
     bench = load_benchmark(name)
     a = bench.arrays
-    ok = working(bench)
+    ok = working(bench.arrays)
     rows = kinds(bench)
     by_kind = {}
     for key in rows[0]:

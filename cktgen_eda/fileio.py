@@ -22,21 +22,32 @@ from .errors import CktGenError
 MAX_INPUT_BYTES = 16 * 2**20
 
 
-def read_text(path: str | Path, error: type[CktGenError] = CktGenError) -> str:
-    """The UTF-8 text of a user's file, at most ``MAX_INPUT_BYTES`` long.
+def read_bytes(path: str | Path, error: type[CktGenError] = CktGenError) -> bytes:
+    """The bytes of a user's file, at most ``MAX_INPUT_BYTES`` (read up to the bound, so a
+    device such as ``/dev/zero`` cannot fill memory).
 
     Raises:
-        error: naming the file, when it cannot be read, is too large or is not UTF-8.
+        error: naming the file, when it cannot be read or is too large.
     """
     try:
         with open(path, "rb") as fh:
             data = fh.read(MAX_INPUT_BYTES + 1)
     except FileNotFoundError:
-        raise error(f"{path}: no such file") from None
+        raise error(f"{path}: cannot read: no such file") from None
     except OSError as exc:
         raise error(f"{path}: cannot read: {exc.strerror or exc}") from None
     if len(data) > MAX_INPUT_BYTES:
         raise error(f"{path}: larger than {MAX_INPUT_BYTES >> 20} MiB, the limit for input files")
+    return data
+
+
+def read_text(path: str | Path, error: type[CktGenError] = CktGenError) -> str:
+    """The UTF-8 text of a user's file (``read_bytes``).
+
+    Raises:
+        error: naming the file, when it cannot be read, is too large or is not UTF-8.
+    """
+    data = read_bytes(path, error)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:

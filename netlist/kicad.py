@@ -369,17 +369,11 @@ def read_kicad_netlist(path_or_text: str | Path | bytes, in_net: str = "in", out
     Raises:
         NetlistError: the file cannot be read, is too big, or is not an OCB-style netlist.
     """
-    from .kicad_xml import MAX_BYTES
+    from ..fileio import read_bytes
 
     if isinstance(path_or_text, bytes) or (
         isinstance(path_or_text, str) and path_or_text.lstrip().startswith("<")
     ):
         return parse_kicad_netlist(path_or_text, "<netlist>", in_net, out_net)
     path = Path(path_or_text)
-    try:
-        if path.stat().st_size > MAX_BYTES:
-            raise NetlistError(f"{path}: larger than {MAX_BYTES} bytes; not a KiCad netlist")
-        data = path.read_bytes()
-    except OSError as exc:
-        raise NetlistError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    return parse_kicad_netlist(data, str(path), in_net, out_net)
+    return parse_kicad_netlist(read_bytes(path, NetlistError), str(path), in_net, out_net)

@@ -108,7 +108,7 @@ def working_rows(
         batch = [next(stream) for _ in range(size)]
         generated += len(batch)
         fast = [r.measurement for r in screen([c for _, c in batch], workers=workers)]
-        passed = [b for b, m in zip(batch, fast) if _works(m)]
+        passed = [b for b, m in zip(batch, fast) if m.valid and m.works]
         screened += len(passed)
         while passed and len(circuits) < recipe.circuits:
             # label only about as many as are still needed (a small build stays small)
@@ -136,10 +136,6 @@ def working_rows(
     labels = {k: _take(v, rows) for k, v in labels.items()}
     counts = {"generated": generated, "screened_working": screened, "kept": len(circuits)}
     return [circuits[i] for i in rows], [topology[i] for i in rows], labels, counts
-
-
-def _works(m) -> bool:
-    return bool(m.valid and m.stable and m.cl_stable and m.gain_db is not None and m.gain_db > 0)
 
 
 def _take(values, rows: list[int]):

@@ -86,9 +86,9 @@ def run(
 
     bench = load_benchmark(dataset)
     if model is None or isinstance(model, str):
-        from .tasks import _model_of
+        from .tasks import model_for_dataset
 
-        model = load_model(model or _model_of(dataset))
+        model = load_model(model or model_for_dataset(dataset))
     valid = bench["valid"]
     measured = list(zip(bench["gain_db"], bench["ugf_hz"], bench["pm_deg"]))
     todo = targets(bench, n_classes, n_random, seed)

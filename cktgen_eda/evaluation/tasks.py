@@ -75,7 +75,7 @@ def run_task(
     with torch_threads(workers or 2):
         bench = load_benchmark(dataset)
         train_ds, test_ds, _ = split_datasets(bench, drop_invalid=True)
-        model = model or _model_of(dataset)
+        model = model or model_for_dataset(dataset)
         net = load_model(model, with_encoder=task != "cond-gen")
         head = {"task": task, "dataset": dataset, "model": str(model_path(model))}
         if task == "recon":
@@ -98,7 +98,7 @@ def run_task(
     return beside_spec_acc({**head, **metrics})
 
 
-def _model_of(dataset: str) -> str | None:
+def model_for_dataset(dataset: str) -> str | None:
     """The shipped model trained on ``dataset`` (the paper protocol's default), else None:
     the default model."""
     from ..training.checkpoint import shipped_models
