@@ -30,7 +30,7 @@ from typing import Any
 from .bandit import STRATEGIES, Bandit, potential_fom  # noqa: F401  (re-exported)
 from .circuit import Circuit
 from .errors import CktGenError, SpecError
-from .generation import torch_threads
+from .generation import decode_options, torch_threads
 from .spec import Spec, parse_spec
 from .spec_classes import (
     class_yields,
@@ -86,7 +86,8 @@ class DesignResult:
         per design, best first, with ``target_class`` (the arm's class it was generated for;
         the measured class is ``measurement.spec_class``), ``sample`` (samples spent when it
         was found) and ``total_gm_s`` (Σ|gm|, siemens); then the search: ``screened_by``,
-        ``strategy``, ``objective``, ``samples``, ``feasible``, ``refined``, ``seconds``,
+        ``strategy``, ``objective``, ``samples``, ``feasible``, ``refined``,
+        ``temperature`` (the decoder's), ``seconds``,
         ``arms``, ``pulls`` and ``history`` ([samples, best FoM or None] per pull)."""
         from .report import envelope, result_entry
 
@@ -115,6 +116,7 @@ class DesignResult:
             samples=self.samples,
             feasible=self.feasible,
             refined=info.get("refined", 0),
+            temperature=info.get("temperature", 1.0),
             seconds=round(self.seconds, 3),
             arms=len(self.arms),
             pulls={",".join(map(str, a)): p for a, p in zip(self.arms, self.pulls) if p},
@@ -137,7 +139,8 @@ def design(
 
     Args:
         search_options: the keyword arguments of ``search`` (budget, batch, top, model,
-            strategy, seed, seconds, workers, on_step, objective, refine, simulator).
+            strategy, seed, seconds, workers, on_step, objective, refine, simulator,
+            temperature).
         out_dir: write design ``k`` into this folder as ``design_{k}`` + the ``fmt``
             suffix and as the SPICE deck ``design_{k}.cir`` (``fmt`` ``"spice"``: the deck
             alone), all files or none (``result.files``). Checked before the search; an
@@ -190,6 +193,7 @@ def search(
     objective: str = "fom",
     refine: int = 16,
     simulator: str = "ngspice",
+    temperature: float | None = None,
 ) -> DesignResult:
     """Search the model's classes for the best circuits that ``simulator`` confirms meet
     ``spec``: ``design`` without files or plugins (the auto-design protocol runs this).
@@ -210,6 +214,8 @@ def search(
         on_step: called after each pull with (samples, best FoM or None, feasible count).
         refine: circuits sized after the search (0: none).
         simulator: the ``plugins.simulators()`` name that confirms the designs.
+        temperature: the decoder's sampling temperature (None: the model's default,
+            ``generation.decode_temperature``).
 
     Raises:
         SpecError: when no training class can meet the spec (names the nearest feasible one).
@@ -231,6 +237,7 @@ def search(
     warm = _warm_ngspice() if simulator == "ngspice" else None
     if model is None or isinstance(model, str | Path):
         model = load_model(model)
+    decoding = decode_options(model, temperature)
     keys = model_classes(model)
     yields = class_yields(spec, model)
     arms = feasible_classes(spec, keys, yields)
@@ -259,7 +266,7 @@ def search(
         arm = bandit.select()
         k = min(batch, budget - samples)
         with torch_threads(1):
-            decoded = model.generate(torch.tensor([arms[arm]] * k), gen)
+            decoded = model.generate(torch.tensor([arms[arm]] * k), gen, **decoding)
         circuits = [d.to_circuit() for d in decoded]
         samples += k
         results = [r.measurement for r in screen.verify(circuits, spec=spec)]
@@ -319,6 +326,7 @@ def search(
             "refined": sized,
             "screened_by": screen.name,
             "engine": confirm.name,
+            "temperature": decoding.get("temperature", 1.0),
         },
     )
 

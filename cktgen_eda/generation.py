@@ -97,7 +97,8 @@ class GenerationResult:
         """The JSON envelope (``report.envelope``, docs/simulation.md "Output envelope"):
         ``spec``, ``engine`` (the ``verify`` simulator, or None), one ``results`` item per
         candidate in ranked order, and ``model``, ``classes``, ``seconds``, ``valid``,
-        ``meets_spec`` (a count, None unverified) and ``refine``."""
+        ``meets_spec`` (a count, None unverified), ``temperature`` (the decoder's) and
+        ``refine``."""
         from .report import envelope
 
         written = {p.stem: p for p in self.files}
@@ -111,6 +112,7 @@ class GenerationResult:
             seconds=round(self.seconds, 3),
             valid=sum(c.valid for c in self.candidates),
             meets_spec=sum(bool(c.meets) for c in self.candidates) if self.verified else None,
+            temperature=self.info.get("temperature", 1.0),
             refine=self.info.get("refine"),
         )
 
@@ -137,6 +139,33 @@ def _decode_threads(n: int) -> int:
     return 1 if n <= 256 else torch.get_num_threads()
 
 
+MAX_TEMPERATURE = 10.0
+
+
+def decode_temperature(model: Any, temperature: float | None = None) -> float:
+    """The decoder's sampling temperature: ``temperature``, else the model's own default
+    (``info["decode_temperature"]``, set by measurement for the shipped stable101 model;
+    docs/training.md), else 1 (the trained distribution, as in the paper's protocol).
+
+    Raises:
+        CktGenError: a temperature outside (0, 10], or one other than 1 for a model whose
+            decoder has none (the baselines).
+    """
+    info = getattr(model, "info", None) or {}
+    t = float(temperature if temperature is not None else info.get("decode_temperature", 1.0))
+    if not 0 < t <= MAX_TEMPERATURE:
+        raise CktGenError(f"decode temperature must be in (0, {MAX_TEMPERATURE:g}], found {t:g}")
+    if t != 1.0 and getattr(model, "kind", "cktgen") != "cktgen":
+        raise CktGenError(f"a decode temperature needs a CktGen model, not {model.kind!r}")
+    return t
+
+
+def decode_options(model: Any, temperature: float | None = None) -> dict[str, float]:
+    """Keyword arguments of ``model.generate`` for ``decode_temperature`` (none at 1)."""
+    t = decode_temperature(model, temperature)
+    return {} if t == 1.0 else {"temperature": t}
+
+
 def generate(
     spec: Spec | str | None = None,
     n: int = 16,
@@ -154,6 +183,7 @@ def generate(
     fmt: str = "json",
     force: bool = False,
     on_result: Callable[[GenerationResult], None] | None = None,
+    temperature: float | None = None,
 ) -> GenerationResult:
     """Generate ``n`` candidate circuits for a spec (text or ``Spec``) or one joint class.
 
@@ -161,7 +191,7 @@ def generate(
         spec: target; every training class whose region meets it is used.
         n: number of candidates (decoded circuits, valid or not).
         model: a loaded ``CktGen``, a shipped model name or a checkpoint path (default
-            ``ocb101``).
+            ``DEFAULT_MODEL``, stable101).
         seed: seeds the latent samples and the decoding.
         verify: simulate every valid candidate with ``simulator`` and rank the list.
         spec_class: address one joint class ``(gain, bw, pm)`` directly instead of a spec.
@@ -180,6 +210,8 @@ def generate(
         fmt: the ``plugins.exporters()`` name the files are written in.
         on_result: called with the result once its files are written, before the
             ``candidates_ready`` plugins receive it (the CLI prints it there).
+        temperature: the decoder's sampling temperature (``decode_temperature``: None
+            takes the model's default); ``info["temperature"]`` records the one used.
 
     Raises:
         SpecError: when no training class can meet the spec (names the nearest feasible
@@ -210,6 +242,7 @@ def generate(
         spec = parse_spec(spec)
     if n < 1:
         raise CktGenError(f"n must be >= 1, found {n}")
+    decoding = decode_options(model, temperature)
     keys = model_classes(model)
     yields = None
     if spec_class is not None:
@@ -233,7 +266,7 @@ def generate(
     if spec_class is not None:
         wanted = classes * n
         with torch_threads(_decode_threads(len(wanted) * rerank)):
-            decoded = model.generate(torch.tensor(wanted), g, rerank=rerank)
+            decoded = model.generate(torch.tensor(wanted), g, rerank=rerank, **decoding)
     else:
         # Spec mode: rerank keeps the n of n·K decodes whose expected containment in the
         # spec, under the model's guidance heads, is highest.
@@ -241,7 +274,7 @@ def generate(
         pool = n * (REFINE_POOL if refine else 1)
         wanted = [classes[i % len(classes)] for i in range(pool * rerank)]
         with torch_threads(_decode_threads(len(wanted))):
-            decoded = model.generate(torch.tensor(wanted), g)
+            decoded = model.generate(torch.tensor(wanted), g, **decoding)
         if rerank > 1:
             probs = model.guidance_probs(decoded)
             if yields:
@@ -257,7 +290,7 @@ def generate(
             candidates.append(Candidate(i, cls, d.to_circuit(meta)))
         except CktGenError as exc:
             candidates.append(Candidate(i, cls, None, str(exc)))
-    info: dict[str, Any] = {}
+    info: dict[str, Any] = {"temperature": decoding.get("temperature", 1.0)}
     if refine:
         info["refine"] = _refine(candidates, spec, spec_class, model, objective, seed)
         if len(candidates) > n:  # keep the n that sizing served best, in decode order

@@ -166,8 +166,9 @@ def generation_table(result) -> str:
     lines = [
         table(headers, rows),
         "",
-        f"{len(result.candidates)} candidates from model {result.model} over "
-        f"{len(result.classes)} classes, {n_valid} valid",
+        f"{len(result.candidates)} candidates from model {result.model}"
+        + _at_temperature(result.info.get("temperature", 1.0))
+        + f" over {len(result.classes)} classes, {n_valid} valid",
     ]
     if verified:
         engine = result.info.get("engine") or "ngspice"
@@ -251,6 +252,11 @@ def result_entry(
         m["file"] = file
     c = None if circuit is None else circuit.to_dict()
     return {"file": file, "measurement": m, "circuit": c, **extras}
+
+
+def _at_temperature(t: float) -> str:
+    """`` (decode temperature T)`` when the decoder did not sample at 1, else nothing."""
+    return "" if t == 1.0 else f" (decode temperature {t:g})"
 
 
 def envelope(spec: Any, engine: str | None, results: list[dict], **extras: Any) -> dict:

@@ -6,7 +6,9 @@ library. Workers fork from a ``forkserver`` (numpy and PySpice imported, no libn
 their own libngspice, run jobs sent in small chunks over a pipe, measure each sweep and send
 back one small result per job. The parent (``workers.Pool``) kills and replaces a worker that
 makes no progress for ``timeout_s`` (its job fails, the rest are requeued), replaces one that
-dies, and recycles each after ``RECYCLE_AFTER`` jobs: a bad circuit fails alone.
+dies, and recycles each after ``RECYCLE_AFTER`` jobs: a bad circuit fails alone. Inside
+``cluster.use_cluster`` the same payloads go in chunks to Dask workers instead, each running
+them in such a pool of its own (``netlist/cluster.py``, docs/scaling.md).
 
 ngspice 39 / PySpice 1.5 behaviour relied on (observed with Debian's libngspice0):
 
@@ -66,6 +68,7 @@ from ..circuit import Circuit, load_circuit
 from ..errors import CktGenError, NetlistError, SimulationError
 from ..fileio import read_text
 from ..spec import Spec
+from . import cluster as _cluster
 from .deck import DECK_SUFFIXES, prepare_deck
 from .measure import Measurement, loop_margin, measure_opamp
 from .mna import Pencil, pencil_from_deck, pencil_from_testbench
@@ -156,7 +159,9 @@ def simulate(
         SimulationError: when a worker cannot start at all (e.g. libngspice is missing).
 
     Workers start from a multiprocessing forkserver but never re-import the caller's
-    ``__main__`` (``workers._main_hidden``), so scripts need no entry-point guard.
+    ``__main__`` (``workers._main_hidden``), so scripts need no entry-point guard. Inside a
+    ``cluster.use_cluster`` block the jobs run on that Dask cluster instead (``workers`` is
+    then unused), with the same results.
     """
     jobs = list(jobs)
     return _run(len(jobs), jobs.__getitem__, workers, timeout_s, progress)
@@ -186,16 +191,16 @@ def _run(
         return payload, len(j.deck) + 100
 
     def fail(index: int, why: str) -> SimResult:
-        label = labels.get(index)
-        msg = f"ngspice {why}" + (f" on {label}" if label else "")
-        return SimResult(Measurement.invalid(msg, _version or "ngspice", file=label), error=msg)
+        return failed_result(why, labels.get(index), _version)
 
+    cluster = _cluster.active()  # docs/scaling.md: the same jobs, run by Dask workers
     with tqdm(
         total=n, desc="ngspice", unit="ckt", file=sys.stderr, disable=not progress, smoothing=0.05
     ) as bar:
-        ctx = forkserver_context(__name__, _PYSPICE)
-        startup_s = max(STARTUP_TIMEOUT_S, timeout_s)
-        pool = Pool(ctx, _worker_main, min(workers, n), timeout_s, RECYCLE_AFTER, startup_s)
+        if cluster is not None:
+            pool: Pool | _cluster.ClusterRunner = _cluster.ClusterRunner(cluster, timeout_s)
+        else:
+            pool = local_pool(min(workers, n), timeout_s)
         try:
             results = pool.run(n, get, fail, bar.update)
         finally:
@@ -205,6 +210,19 @@ def _run(
         if st is not None:
             r.measurement = r.measurement.with_stability(st)
     return results
+
+
+def local_pool(n_workers: int, timeout_s: float) -> Pool:
+    """A pool of ``n_workers`` ngspice worker processes (started when the first job comes)."""
+    ctx = forkserver_context(__name__, _PYSPICE)
+    startup_s = max(STARTUP_TIMEOUT_S, timeout_s)
+    return Pool(ctx, _worker_main, n_workers, timeout_s, RECYCLE_AFTER, startup_s)
+
+
+def failed_result(why: str, label: str | None, version: str | None) -> SimResult:
+    """The result of a job that timed out or lost its worker: "ngspice <why> on <label>"."""
+    msg = f"ngspice {why}" + (f" on {label}" if label else "")
+    return SimResult(Measurement.invalid(msg, version or "ngspice", file=label), error=msg)
 
 
 class _Prepared:
@@ -248,8 +266,12 @@ class _Prepared:
 
 
 def ngspice_version() -> str:
-    """The libngspice version, e.g. ``"ngspice-39"`` (asked of a worker once, then cached)."""
+    """The libngspice version, e.g. ``"ngspice-39"`` (asked of a worker once, then cached;
+    inside ``cluster.use_cluster``, of a Dask worker)."""
     global _version
+    cluster = _cluster.active()
+    if _version is None and cluster is not None:
+        _version = cluster.client.submit(_cluster.worker_version, pure=False).result()
     if _version is None:
         w = Worker(forkserver_context(__name__, _PYSPICE), _worker_main)
         try:

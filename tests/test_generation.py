@@ -161,6 +161,22 @@ def test_train_cli_runs_and_resumes(tmp_path):
     assert json.loads((out / "log.jsonl").read_text().splitlines()[-1])["epoch"] == 2
 
 
+def test_a_seeded_run_from_scratch_is_reproducible(tmp_path):
+    """The seed fixes the initial weights too, whatever ran before in the process."""
+    from cktgen_eda.training.train import TrainConfig, train
+
+    bench = write_benchmark(small_bench(), tmp_path / "small.npz")
+    weights = []
+    for k in range(2):
+        torch.manual_seed(100 + k)  # a different global state before each run
+        cfg = TrainConfig(dataset=str(bench), preset="tiny", epochs=1, batch_size=16,
+                          eval_every=0, seed=3)  # fmt: skip
+        path = train(cfg, tmp_path / f"run{k}", progress=False)
+        weights.append(torch.load(path, weights_only=True)["model"])
+    assert weights[0].keys() == weights[1].keys()
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+
+
 def test_expected_yield_weights_class_probabilities_by_pass_share():
     from cktgen_eda.generation import expected_yield
 

@@ -18,6 +18,7 @@ from ..errors import CktGenError
 from .options import (
     EngineChoice,
     allow_unstable_option,
+    cluster_option,
     emit,
     force_option,
     out_node_option,
@@ -139,6 +140,7 @@ def from_spice(netlist: Path, out: Path | None, force: bool, out_node: str) -> N
 @force_option
 @out_node_option("Output node of plain SPICE decks (.cir/.sp).")
 @workers_option
+@cluster_option
 @click.option(
     "--timeout",
     "timeout_s",
@@ -157,6 +159,7 @@ def verify(
     force: bool,
     out_node: str,
     workers: int | None,
+    cluster: str | None,
     timeout_s: float,
 ) -> None:
     """Measure circuits with ngspice: gain, UGF, phase margin, FoM.
@@ -178,6 +181,7 @@ def verify(
       cktgen-eda verify amp.cir --out-node vout --spec "gain>=60dB,pm>=45deg" --json
     """
     spec = spec_option_value(spec_text, allow_unstable)
+    from ..netlist.cluster import use_cluster
     from ..netlist.ngspice import job_for
     from ..plugins import get_simulator
     from ..report import measurement_table
@@ -187,9 +191,10 @@ def verify(
     jobs = [job_for(path, k, plot_dir is not None, out_node) for k, path in enumerate(files)]
     plots = _plot_targets(files, plot_dir, force) if plot_dir is not None else []
     # the jobs already carry keep_sweep and the output node
-    results = sim.verify(
-        jobs, spec=spec, workers=workers, timeout_s=timeout_s, progress=len(files) > 20
-    )
+    with use_cluster(cluster):
+        results = sim.verify(
+            jobs, spec=spec, workers=workers, timeout_s=timeout_s, progress=len(files) > 20
+        )
     measurements = [r.measurement for r in results]
     if as_json:
         from ..report import envelope, result_entry

@@ -16,12 +16,14 @@ from . import cli
 from .options import (
     ExporterChoice,
     allow_unstable_option,
+    cluster_option,
     engine_option,
     force_option,
     model_option,
     objective_option,
     out_dir_option,
     spec_option_value,
+    temperature_option,
     workers_option,
 )
 
@@ -73,6 +75,7 @@ from .options import (
 )
 @click.option("--seconds", type=click.FloatRange(0.1), help="Also stop after this wall time.")
 @model_option
+@temperature_option
 @click.option("--seed", type=int, default=0, show_default=True)
 @out_dir_option("Write the designs (--format, plus a SPICE deck each) into this folder.")
 @click.option(
@@ -95,6 +98,7 @@ from .options import (
 @allow_unstable_option
 @engine_option("The simulator that confirms the designs")
 @workers_option
+@cluster_option
 def design(
     spec_text: str,
     budget: int,
@@ -105,6 +109,7 @@ def design(
     refine: int,
     seconds: float | None,
     model_name: str | None,
+    temperature: float | None,
     seed: int,
     out_dir: Path | None,
     fmt: str,
@@ -114,6 +119,7 @@ def design(
     allow_unstable: bool,
     simulator: str,
     workers: int | None,
+    cluster: str | None,
 ) -> None:
     """Search for the best circuits (by --objective) that ngspice confirms meet a spec.
 
@@ -136,10 +142,13 @@ def design(
       cktgen-eda design --spec "gain>=60dB,ugf>=500MHz,pm>=60deg" --objective power
     """
     from ..design import design as run_design
+    from ..netlist.cluster import use_cluster
     from ..report import design_table
 
     if plot and out_dir is None:
         raise click.UsageError("--plot needs --out-dir DIR")
+    # ngspice runs on --cluster (if any) until the command ends
+    click.get_current_context().with_resource(use_cluster(cluster))
     from tqdm import tqdm
 
     bar = tqdm(total=budget, desc="design", unit="ckt", file=sys.stderr)
@@ -160,6 +169,7 @@ def design(
         batch=batch,
         top=top,
         model=model_name,
+        temperature=temperature,
         strategy=strategy,
         seed=seed,
         seconds=seconds,

@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from . import cli
-from .options import force_option, model_option, workers_option
+from .options import cluster_option, force_option, model_option, workers_option
 
 
 @cli.command("evaluate")
@@ -47,7 +47,16 @@ from .options import force_option, model_option, workers_option
     help="cond-gen: size every decoded circuit into its requested class before scoring (a "
     "product row, not the paper's protocol).",
 )
+@click.option(
+    "--temperature",
+    type=click.FloatRange(0, 10, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="cond-gen: the decoder's sampling temperature (1 is the paper's protocol, whatever "
+    "the model's own default for generate).",
+)
 @workers_option
+@cluster_option
 @click.option(
     "--targets",
     "n_classes",
@@ -88,7 +97,9 @@ def evaluate(
     samples: int,
     no_verify: bool,
     refine: bool,
+    temperature: float,
     workers: int | None,
+    cluster: str | None,
     n_classes: int,
     n_random: int | None,
     budget: int,
@@ -124,20 +135,24 @@ def evaluate(
       cktgen-eda evaluate --task recon --model runs/vae/best.pt
       cktgen-eda evaluate --task auto-design --targets 100 --random 50 --plot ad.png
     """
+    from ..netlist.cluster import use_cluster
+
     if task != "auto-design":
         from ..evaluation import run_task
 
-        result = run_task(
-            task,
-            dataset,
-            model_name,
-            evaluator_name,
-            rounds=rounds,
-            samples=samples,
-            verify=not no_verify,
-            workers=workers,
-            refine=refine,
-        )
+        with use_cluster(cluster):
+            result = run_task(
+                task,
+                dataset,
+                model_name,
+                evaluator_name,
+                rounds=rounds,
+                samples=samples,
+                verify=not no_verify,
+                workers=workers,
+                refine=refine,
+                temperature=temperature,
+            )
         if as_json:
             click.echo(json.dumps(result, indent=2))
         else:
@@ -153,7 +168,10 @@ def evaluate(
         from ..fileio import check_output
 
         check_output(plot_path, force)  # before minutes of search, not after
-    result = run(dataset, model_name, n_classes, n_random, budget, strategy, seed, progress=True)
+    with use_cluster(cluster):
+        result = run(
+            dataset, model_name, n_classes, n_random, budget, strategy, seed, progress=True
+        )
     if plot_path is not None:
         plot(result, plot_path, force=force)
         click.echo(f"wrote {plot_path}", err=True)

@@ -18,6 +18,7 @@ from .options import (
     objective_option,
     out_dir_option,
     spec_option_value,
+    temperature_option,
     workers_option,
 )
 
@@ -72,6 +73,7 @@ def _parse_class(text: str | None) -> tuple[int, int, int] | None:
     "device values. Prints how many met the target before and after.",
 )
 @objective_option("power", "What --refine optimises inside the target")
+@temperature_option
 @out_dir_option("Write each valid candidate into this folder.")
 @click.option(
     "--format",
@@ -96,6 +98,7 @@ def generate(
     rerank: int,
     refine: bool,
     objective: str,
+    temperature: float | None,
     out_dir: Path | None,
     fmt: str | None,
     force: bool,
@@ -149,6 +152,7 @@ def generate(
         fmt=fmt or "json",
         force=force,
         on_result=render,
+        temperature=temperature,
     )
 
 
@@ -174,6 +178,7 @@ def models(as_json: bool) -> None:
             "dataset": info.get("dataset", {}).get("name"),
             "epoch": info.get("epoch"),
             "init": info.get("init"),
+            "decode_temperature": info.get("decode_temperature", 1.0),
             "config": state["config"],
             "metrics": info.get("metrics", {}),
         }
@@ -188,8 +193,10 @@ def models(as_json: bool) -> None:
         stats = ", ".join(f"{k} {100 * m[k]:.1f} %" for k in keys if k in m)
         mark = " (default)" if r["default"] else ""
         start = f" from {Path(r['init']).stem}" if r["init"] else ""
+        t = r["decode_temperature"]
+        tempered = f", decode temperature {t:g}" if t != 1.0 else ""
         click.echo(
-            f"{name}{mark}: trained on {r['dataset']}, {r['epoch']} epochs{start}, "
+            f"{name}{mark}: trained on {r['dataset']}, {r['epoch']} epochs{start}{tempered}, "
             f"{r['size_mb']} MB — {stats}"
         )
 
@@ -227,7 +234,11 @@ def models(as_json: bool) -> None:
     help="Start from this checkpoint; for --model ldt: the frozen VAE (a recon model).",
 )
 @click.option("--epochs", type=click.IntRange(1), help="[default: 128; evaluator: 100]")
-@click.option("--batch-size", type=click.IntRange(1), help="[default: 128; evaluator: 32]")
+@click.option(
+    "--batch-size",
+    type=click.IntRange(1),
+    help="Per process under torchrun [default: 128; evaluator: 32].",
+)
 @click.option("--lr", type=float, help="Peak learning rate [default: 1e-3; evaluator: 1e-4].")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option(
@@ -237,6 +248,12 @@ def models(as_json: bool) -> None:
     show_default=True,
     help="Epochs between validations (recon and verified class accuracy; the evaluator: its "
     "held-out report).",
+)
+@click.option(
+    "--device",
+    default="cpu",
+    show_default=True,
+    help="Torch device, e.g. cuda; under torchrun each process takes the GPU LOCAL_RANK.",
 )
 @out_dir_option("Run folder.", default=Path("runs/cktgen"))
 @click.option("--resume", is_flag=True, help="Continue from OUT/last.pt.")
@@ -251,6 +268,7 @@ def train(
     lr: float | None,
     seed: int,
     eval_every: int,
+    device: str,
     out_dir: Path,
     resume: bool,
 ) -> None:
@@ -259,7 +277,9 @@ def train(
     Writes OUT/log.jsonl, OUT/last.pt (every validation, with the optimizer, for
     --resume) and OUT/best.pt (best verified class accuracy; not for the evaluator, whose
     last.pt holds its held-out report). docs/training.md records the measured epoch times
-    and the run behind the shipped model.
+    and the run behind the shipped model. Started by torchrun, it trains data-parallel
+    (gloo on the CPU, nccl on CUDA): each process takes --batch-size rows of every batch and
+    rank 0 alone validates and writes (docs/scaling.md, "Distributed training").
 
     \b
     Example:
@@ -268,6 +288,7 @@ def train(
       cktgen-eda train --preset recon --out-dir runs/vae
       cktgen-eda train --model ldt --init runs/vae/best.pt --out-dir runs/ldt
       cktgen-eda train --model evaluator --out-dir runs/evaluator
+      torchrun --nproc_per_node 2 -m cktgen_eda train --batch-size 64 --out-dir runs/ddp
     """
     from ..training.train import TrainConfig
     from ..training.train import train as run_train
@@ -287,13 +308,17 @@ def train(
         init=str(init or ""),
         seed=seed,
         eval_every=eval_every,
+        device=device,
         **{k: v for k, v in given.items() if v is not None},
     )
     try:
         best = run_train(cfg, out_dir, resume=resume, progress=True, overrides=overrides)
     except CktGenError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"{'checkpoint' if kind == 'evaluator' else 'best checkpoint'}: {best}")
+    from ..training.distributed import rank
+
+    if rank() == 0:  # under torchrun the other ranks wrote nothing
+        click.echo(f"{'checkpoint' if kind == 'evaluator' else 'best checkpoint'}: {best}")
 
 
 def _parse_sets(sets: tuple[str, ...]) -> dict:

@@ -16,10 +16,12 @@ import click
 
 __all__ = [
     "OBJECTIVE_CHOICES",
+    "ClusterAddress",
     "EngineChoice",
     "ExporterChoice",
     "RegistryChoice",
     "allow_unstable_option",
+    "cluster_option",
     "emit",
     "engine_option",
     "force_option",
@@ -148,6 +150,17 @@ def objective_option(default: str, what: str):
     )
 
 
+temperature_option = click.option(
+    "--temperature",
+    type=click.FloatRange(0, 10, min_open=True),
+    metavar="T",
+    help="The decoder's sampling temperature: below 1 keeps closer to the model's most "
+    "likely circuits (more of them stable, fewer distinct topologies), 1 samples the "
+    "trained distribution [default: the model's own; stable101 0.5, others 1; "
+    "docs/training.md].",
+)
+
+
 def spec_option_value(spec_text: str | None, allow_unstable: bool):
     """The ``Spec`` of ``--spec`` text with ``--allow-unstable`` applied (None without text)."""
     from dataclasses import replace
@@ -218,3 +231,29 @@ def engine_option(what: str):
         show_default=True,
         help=f"{what}: ngspice, fast (the exact small-signal engine) or a plugin's simulator.",
     )
+
+
+class ClusterAddress(click.ParamType):
+    """``--cluster ADDRESS``: ``tcp://host:port``, ``host:port`` or ``local:N``, checked for
+    its form only (no dask import); a malformed one is a one-line usage error."""
+
+    name = "cluster"
+
+    def convert(self, value, param, ctx) -> str:
+        from ..netlist.cluster import parse_address
+
+        try:
+            parse_address(value)
+        except ValueError as exc:
+            raise _OneLineUsageError(f"--cluster {value!r}: {exc}") from None
+        return value.strip()
+
+
+cluster_option = click.option(
+    "--cluster",
+    metavar="ADDRESS",
+    type=ClusterAddress(),
+    help="Run the ngspice simulations on a Dask cluster: a scheduler's tcp://HOST:PORT (or "
+    "HOST:PORT), or local:N for a local cluster of N worker processes [default: "
+    "$CKTGEN_EDA_DASK_SCHEDULER, else local processes (--workers); docs/scaling.md].",
+)

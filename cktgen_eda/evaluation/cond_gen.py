@@ -66,7 +66,8 @@ def run(
 
     ``simulator`` (a ``plugins.simulators()`` name) is the judge of the verified metrics.
 
-    ``generate_options`` go to ``model.generate`` (CktGen: ``greedy``, ``rerank``).
+    ``generate_options`` go to ``model.generate`` (CktGen: ``greedy``, ``rerank``,
+    ``temperature``).
     ``refine`` sizes every buildable decode into its requested class before scoring
     (``sizing.size``, objective ``margin``; as a working amplifier where the training labels
     hold one in that class): a product row, not the paper's protocol.

@@ -32,6 +32,7 @@ def run_task(
     workers: int | None = None,
     refine: bool = False,
     simulator: str = "ngspice",
+    temperature: float = 1.0,
 ) -> dict[str, Any]:
     """Run one paper task on a dataset's test split; a flat dict of metrics.
 
@@ -50,6 +51,8 @@ def run_task(
         verify: cond-gen: judge the generated circuits with ``simulator`` too.
         refine: cond-gen: size every decode into its requested class first.
         simulator: a ``plugins.simulators()`` name (cond-gen's judge).
+        temperature: cond-gen: the decoder's sampling temperature (1, the paper's
+            protocol, whatever the model's own default; ``generation.decode_temperature``).
 
     Returns:
         ``task``, ``dataset`` and ``model`` (its path), then the task's metrics; for
@@ -62,7 +65,7 @@ def run_task(
     from ..data.dataset import split_datasets
     from ..data.store import load_benchmark
     from ..errors import CktGenError
-    from ..generation import torch_threads
+    from ..generation import decode_options, torch_threads
     from ..training.checkpoint import load_model, model_path
     from . import cond_gen, recon
 
@@ -94,7 +97,10 @@ def run_task(
             workers=workers,
             refine=refine,
             simulator=simulator,
+            **decode_options(net, temperature),
         )
+        if temperature != 1.0:
+            head["temperature"] = temperature
     return beside_spec_acc({**head, **metrics})
 
 

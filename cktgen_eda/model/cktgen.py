@@ -172,12 +172,12 @@ class CktGen(nn.Module):
         self,
         classes: torch.Tensor,
         generator: torch.Generator | None = None,
-        temperature: float = 1.0,
+        latent_temperature: float = 1.0,
     ) -> torch.Tensor:
-        """z_s = μ_s + temperature·σ_s·ε for spec classes [B, 3] (μ_s at temperature 0)."""
+        """z_s = μ_s + latent_temperature·σ_s·ε for spec classes [B, 3] (μ_s at 0)."""
         mu, lv = self.spec_encoder(classes)
         eps = torch.randn(mu.shape, generator=generator, device=mu.device)
-        return mu + temperature * eps * (0.5 * lv).exp()
+        return mu + latent_temperature * eps * (0.5 * lv).exp()
 
     @torch.no_grad()
     def generate(
@@ -186,23 +186,25 @@ class CktGen(nn.Module):
         generator: torch.Generator | None = None,
         greedy: bool = False,
         rerank: int = 1,
+        latent_temperature: float = 1.0,
         temperature: float = 1.0,
     ) -> list[Decoded]:
         """One decoded circuit per row of spec classes [B, 3] (gain, bw, pm).
 
-        With ``rerank`` K > 1, K circuits are decoded per row and the one the classifier-
-        guidance heads (on the circuit encoder's μ_c) find most likely to be in the
-        requested class is kept; this needs the circuit encoder.
+        ``temperature`` is the decoder's sampling temperature (``CircuitGenerator.sample``);
+        ``latent_temperature`` scales the spec latent's noise σ_s·ε. With ``rerank`` K > 1,
+        K circuits are decoded per row and the one the classifier-guidance heads (on the
+        circuit encoder's μ_c) find most likely to be in the requested class is kept; this
+        needs the circuit encoder.
         """
         if rerank <= 1:
-            z = self.encode_specs(classes, generator, temperature)
-            return self.generator.sample(z, generator, greedy)
+            z = self.encode_specs(classes, generator, latent_temperature)
+            return self.generator.sample(z, generator, greedy, temperature=temperature)
         if self.circuit_encoder is None:
             raise CktGenError("rerank needs the circuit encoder: load_model(with_encoder=True)")
         rows = classes.repeat_interleave(rerank, 0)
-        decoded = self.generator.sample(
-            self.encode_specs(rows, generator, temperature), generator, greedy
-        )
+        z = self.encode_specs(rows, generator, latent_temperature)
+        decoded = self.generator.sample(z, generator, greedy, temperature=temperature)
         score = self.class_log_prob(decoded, rows).view(-1, rerank)
         pick = score.argmax(1) + torch.arange(len(classes)) * rerank
         return [decoded[i] for i in pick.tolist()]

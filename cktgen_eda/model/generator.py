@@ -209,8 +209,13 @@ class CircuitGenerator(nn.Module):
         generator: torch.Generator | None = None,
         greedy: bool = False,
         grammar: bool = True,
+        temperature: float = 1.0,
     ) -> list[Decoded]:
         """Decode each latent z [B, latent] into a circuit (see module docstring).
+
+        ``temperature`` divides the type and position logits (and, without the grammar,
+        the edge logits) before sampling: below 1 the decoder keeps closer to its most
+        likely choices, at 1 it samples the trained distribution; ignored when greedy.
 
         ``grammar=False`` decodes unconstrained, as the PACE and CktGNN baselines do (paper
         §2.3): node 0 is still the input (type 0, position 0), then any of the 26 types and
@@ -218,6 +223,8 @@ class CircuitGenerator(nn.Module):
         σ(logit) (greedy: logit > 0). Decodes may then be invalid circuits; a row that
         reaches ``max_n`` nodes without an output is returned with ``complete=False``.
         """
+        if not temperature > 0:
+            raise CktGenError(f"decode temperature must be > 0, found {temperature}")
         B, dev, n = z.shape[0], z.device, self.max_n
         rows = torch.arange(B, device=dev)
         types = torch.full((B, n), PAD_TYPE, dtype=torch.long, device=dev)
@@ -239,9 +246,9 @@ class CircuitGenerator(nn.Module):
                 ty = torch.zeros(B, dtype=torch.long, device=dev)
                 po = torch.zeros(B, dtype=torch.long, device=dev)
             elif not grammar:  # any type, then any position
-                ty = _pick(self.type_head(h), anything[:, :N_TYPES], generator, greedy)
+                ty = _pick(self.type_head(h), anything[:, :N_TYPES], generator, greedy, temperature)
                 pos_logits = self.pos_head(torch.cat([h, self.type_emb(ty)], -1))
-                po = _pick(pos_logits, anything[:, :N_POSITIONS], generator, greedy)
+                po = _pick(pos_logits, anything[:, :N_POSITIONS], generator, greedy, temperature)
             else:
                 free = allowed[None] & ~used[:, None, :]  # (B, types, positions)
                 free[:, :, 3] &= used[:, None, 2]  # stages in order: S2 after S1, S3 after S2
@@ -250,10 +257,12 @@ class CircuitGenerator(nn.Module):
                 if t == n - 1:  # last slot: the output or nothing
                     free[:, 2:] = False
                 type_ok = free.any(-1)
-                ty = _pick(self.type_head(h), type_ok, generator, greedy)
+                ty = _pick(self.type_head(h), type_ok, generator, greedy, temperature)
                 te = self.type_emb(ty)
                 pos_ok = free[rows, ty]
-                po = _pick(self.pos_head(torch.cat([h, te], -1)), pos_ok, generator, greedy)
+                po = _pick(
+                    self.pos_head(torch.cat([h, te], -1)), pos_ok, generator, greedy, temperature
+                )
             live = ~done
             types[live, t], paths[live, t] = ty[live], po[live]
             _, _, ctx = self._node_ctx(h, ty, po)
@@ -265,7 +274,7 @@ class CircuitGenerator(nn.Module):
                 keys = self.edge_key(torch.stack(outs[1 : t + 1], 1))  # H of nodes 0…t−1
                 logits = self._edge_logits(self.edge_query(ctx), keys)
             if t > 0 and not grammar:  # every earlier node, independently
-                p_edge = logits.sigmoid()
+                p_edge = (logits / temperature).sigmoid()
                 e = logits > 0 if greedy else torch.bernoulli(p_edge, generator=generator) > 0
                 adj[live, :t, t] = e[live]
             elif t > 0:
@@ -304,9 +313,11 @@ class CircuitGenerator(nn.Module):
         return out
 
 
-def _pick(logits: torch.Tensor, ok: torch.Tensor, generator, greedy: bool) -> torch.Tensor:
-    """Sample (or argmax) among allowed entries; logits, ok [B, K] → [B] long."""
-    logits = logits.masked_fill(~ok, -math.inf)
+def _pick(
+    logits: torch.Tensor, ok: torch.Tensor, generator, greedy: bool, temperature: float = 1.0
+) -> torch.Tensor:
+    """Sample at ``temperature`` (or argmax) among allowed entries; logits, ok [B, K] → [B]."""
+    logits = (logits / temperature).masked_fill(~ok, -math.inf)
     none = ~ok.any(-1)
     logits[none] = 0.0  # finished rows: anything (ignored by the caller)
     if greedy:

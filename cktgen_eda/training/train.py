@@ -7,7 +7,8 @@ circuit generated per test joint class, simulated with ngspice, counted right wh
 measured class equals the requested one. The surrogate evaluator (``model="evaluator"``)
 trains in the same loop with the released recipe (``EVALUATOR_RUN``) and is validated by its
 held-out report (``evaluate_evaluator``). Logs are JSON lines; checkpoints are written
-atomically (last, and best by verified class accuracy).
+atomically (last, and best by verified class accuracy). Under ``torchrun`` the same loop
+trains data-parallel (distributed.py): ranks share each batch, rank 0 validates and writes.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from ..data.store import load_benchmark
 from ..data.validity import same_dag
 from ..errors import CktGenError
 from ..model.registry import build_model, check_overrides, make_config
+from . import distributed
 from .checkpoint import (
     EVALUATOR_FORMAT,
     about,
@@ -87,27 +89,36 @@ def train(
     """Train; return the best checkpoint (``out_dir/best.pt``, or ``last.pt`` unvalidated).
 
     The run folder is created once the data, model and initial weights are ready, and a run
-    that fails before its first logged epoch removes the folders it created.
+    that fails before its first logged epoch removes the folders it created. Started by
+    ``torchrun`` (``WORLD_SIZE`` > 1), it trains data-parallel with ``batch_size`` per rank;
+    only rank 0 writes (docs/scaling.md, "Distributed training").
     """
     out = Path(out_dir)
     created = [p for p in (out, *out.parents) if not p.exists()]  # innermost first
-    try:
-        return _train(cfg, out, resume, progress, overrides or {})
-    except BaseException:
-        _remove_unstarted(out, created)
-        raise
+    with distributed.session(cfg.device) as par:
+        try:
+            return _train(cfg, out, resume, progress and par.main, overrides or {}, par)
+        except BaseException:
+            if par.main:
+                _remove_unstarted(out, created)
+            raise
 
 
 def _train(
-    cfg: TrainConfig, out: Path, resume: bool, progress: bool, overrides: dict[str, Any]
+    cfg: TrainConfig,
+    out: Path,
+    resume: bool,
+    progress: bool,
+    overrides: dict[str, Any],
+    par: distributed.Parallel,
 ) -> Path:
-    torch.set_num_threads(cfg.threads)
+    torch.set_num_threads(par.threads(cfg.threads))
     evaluator = cfg.model == "evaluator"
-    if evaluator:  # the released recipe seeds the initial weights, and only those
-        torch.manual_seed(cfg.seed)
+    # the seed fixes the initial weights (the evaluator's released recipe seeds only these)
+    torch.manual_seed(cfg.seed)
     bench = load_benchmark(cfg.dataset)
     train_ds, test_ds, cleaned = split_datasets(bench, drop_invalid=cfg.drop_invalid)
-    dev = torch.device(cfg.device)
+    dev = par.device(cfg.device)
     model, info_init = _new_model(cfg, cleaned.scheme, overrides)
     if cfg.model == "ldt":
         model.prepare(train_ds)  # latent statistics of the frozen VAE
@@ -115,70 +126,82 @@ def _train(
     trainable = [p for p in model.parameters() if p.requires_grad]
     opt, plateau = _optimizer(cfg, trainable)
     start, best, spent = 0, -1.0, 0.0
-    if resume and (out / "last.pt").exists():
+    if par.agree(resume and (out / "last.pt").exists()):  # rank 0 decides; every rank loads
         start, best, spent = _resume(out / "last.pt", model, opt)
+    loss_of = par.wrap(model)  # model.loss, or under torchrun its DDP wrapper
     info_base = {
         "train_config": asdict(cfg),
         "dataset": bench.manifest,
         "cleaning": cleaned.counts,
         **info_init,
     }
-    _make_folder(out)
-    (out / "config.json").write_text(
-        json.dumps({"train": asdict(cfg), "model": model.config.to_dict()}, indent=2)
-    )
-    print(
-        f"training {cfg.dataset}: {len(train_ds)} train / {len(test_ds)} test circuits, "
-        f"{sum(p.numel() for p in trainable):,} trainable parameters, {cfg.model} preset "
-        f"{cfg.preset}, {cfg.device}",
-        file=sys.stderr,
-    )
-    log = (out / "log.jsonl").open("a")
-    gen = torch.Generator().manual_seed(cfg.seed + start)
+    if par.main:
+        _start_folder(out, cfg, model, par.world)
+        print(
+            f"training {cfg.dataset}: {len(train_ds)} train / {len(test_ds)} test circuits, "
+            f"{sum(p.numel() for p in trainable):,} trainable parameters, {cfg.model} preset "
+            f"{cfg.preset}, {cfg.device}"
+            + (f", {par.world} processes × batch {cfg.batch_size}" if par.world > 1 else ""),
+            file=sys.stderr,
+        )
+    log = (out / "log.jsonl").open("a") if par.main else None
+    gen = torch.Generator().manual_seed(cfg.seed + start)  # the same shuffle on every rank
     if not evaluator:
         torch.manual_seed(cfg.seed + start)
-    steps = -(-len(train_ds) // cfg.batch_size)
+    par.seed(cfg.seed + start)
+    global_batch = cfg.batch_size * par.world
+    steps = -(-len(train_ds) // global_batch)
+    step_s = 0.0  # under torchrun: the last epoch's seconds per step, equal on every rank
     epoch = start
     while epoch < cfg.epochs and not (cfg.minutes and spent >= 60 * cfg.minutes):
         model.train()
         t0 = time.perf_counter()
         order = torch.randperm(len(train_ds), generator=gen).tolist()
-        batches = [order[i : i + cfg.batch_size] for i in range(0, len(order), cfg.batch_size)]
+        batches = [order[i : i + global_batch] for i in range(0, len(order), global_batch)]
         sums: dict[str, float] = {}
         bar = _bar(len(batches), f"epoch {epoch + 1}/{cfg.epochs}", progress)
         for k, idx in enumerate(batches):
             if plateau is None:  # warm-up and cosine (lr_at), clipped gradients
                 frac = (epoch * steps + k) / (cfg.epochs * steps)
                 if cfg.minutes:  # whichever budget runs out first drives the schedule
-                    frac = max(frac, (spent + time.perf_counter() - t0) / (60 * cfg.minutes))
+                    now = time.perf_counter() - t0 if par.world == 1 else k * step_s
+                    frac = max(frac, (spent + now) / (60 * cfg.minutes))
                 for group in opt.param_groups:
                     group["lr"] = lr_at(frac, cfg.lr)
-            loss, terms = model.loss(collate(train_ds.__getitems__(idx)).to(dev))
+            idx, weight = par.shard(idx)
+            loss, terms = loss_of(collate(train_ds.__getitems__(idx)).to(dev))
+            if weight != 1.0:  # an uneven last batch under torchrun
+                loss = loss * weight
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if plateau is None:
                 torch.nn.utils.clip_grad_norm_(trainable, 1.0)
             opt.step()
-            for key, v in terms.items():
-                sums[key] = sums.get(key, 0.0) + v
+            for key, v in terms.items():  # weight / world is 1 in one process
+                sums[key] = sums.get(key, 0.0) + v * (weight / par.world)
             if bar is not None:
                 bar.update(1)
                 shown = [key for key in ("loss", "recon", "nce", "fom") if key in terms]
                 bar.set_postfix({key: f"{terms[key]:.3g}" for key in shown})
         if bar is not None:
             bar.close()
+        sums, seconds, ranks = par.epoch_end(sums, time.perf_counter() - t0, model)
         if plateau is not None:
             plateau.step(sums["loss"])
         epoch += 1
-        seconds = time.perf_counter() - t0
         spent += seconds
+        step_s = seconds / len(batches)
         row = {
             "epoch": epoch,
             "seconds": round(seconds, 2),
             "lr": opt.param_groups[0]["lr"],
             **{k: v / len(batches) for k, v in sums.items()},
+            **ranks,
         }
         last = epoch == cfg.epochs or (cfg.minutes and spent >= 60 * cfg.minutes)
+        if not par.main:  # rank 0 validates and writes meanwhile
+            par.barrier()
+            continue
         info = {**info_base, "epoch": epoch, "train_seconds": spent, "best": best}
         if cfg.eval_every and (epoch % cfg.eval_every == 0 or last):
             row.update(_validate(model, test_ds, cfg, dev))
@@ -201,8 +224,10 @@ def _train(
                 file=sys.stderr,
                 flush=True,
             )
+        assert log is not None  # rank 0 opened it
         log.write(json.dumps(row) + "\n")
         log.flush()
+        par.barrier()
     return out / ("best.pt" if cfg.eval_every and not evaluator else "last.pt")
 
 
@@ -277,6 +302,15 @@ def _resume(path: Path, model, opt) -> tuple[int, float, float]:
         if not isinstance(numbers[0], int) or not all(isinstance(x, (int, float)) for x in numbers):
             raise CktGenError("info lacks the epoch, best score or seconds spent")
     return numbers[0], float(numbers[1]), float(numbers[2])
+
+
+def _start_folder(out: Path, cfg: TrainConfig, model, world: int) -> None:
+    """Create the run folder and write ``config.json`` (with the world size under torchrun)."""
+    _make_folder(out)
+    config = {"train": asdict(cfg), "model": model.config.to_dict()}
+    if world > 1:
+        config["world_size"] = world
+    (out / "config.json").write_text(json.dumps(config, indent=2))
 
 
 def _make_folder(out: Path) -> None:
