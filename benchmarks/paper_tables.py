@@ -446,6 +446,9 @@ def main() -> None:
         parts += ["", tail.read_text().rstrip()]
     parts += ["", "## 10. Sizing (product rows, not the paper's protocol; docs/sizing.md)", ""]
     parts += sizing_rows()
+    stable = ROOT / "benchmarks" / "results_stable.md"  # §11, measured by stable_model.py
+    if stable.exists():
+        parts += ["", stable.read_text().rstrip()]
     (ROOT / "docs" / "results.md").write_text("\n".join(parts) + "\n")
     print("wrote docs/results.md")
 

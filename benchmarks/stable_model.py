@@ -1,13 +1,14 @@
 """Does a model propose working amplifiers? Spec boxes, README specs and `design`, by ngspice.
 
-python benchmarks/stable_model.py --model stable101 --json OUT.json
+python benchmarks/stable_model.py --model stable101 [--temperature T] --json OUT.json
 
 The same 50 two-sided boxes for every model (benchmarks/refine_boxes.py: around working test
 amplifiers of ocb101, seed 0) plus the README's specs. Each spec gets
 ``generate(n=16, verify=True)`` without and with ``refine``; reported: the share of
 candidates that are valid circuits, the share that are stable both ways (open loop and at
 unity gain) in ngspice, and the share of specs met by a stable design. Then ``design`` on
-the README specs: stable passes among the screened samples, per 256.
+the README specs: stable passes among the screened samples, per 256. The decoder samples at
+the model's own temperature unless --temperature says otherwise (generation.decode_temperature).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from cktgen_eda.data.dataset import split_datasets
 from cktgen_eda.data.store import load_benchmark
 from cktgen_eda.design import search
 from cktgen_eda.evaluation.boxes import spec_boxes
-from cktgen_eda.generation import generate
+from cktgen_eda.generation import decode_temperature, generate
 from cktgen_eda.spec import parse_spec
 from cktgen_eda.training.checkpoint import load_model
 
@@ -36,9 +37,11 @@ README_SPECS = (
 )
 
 
-def run(spec, model, seed: int, refine: bool) -> dict:
+def run(spec, model, seed: int, refine: bool, temperature: float | None) -> dict:
     t0 = time.perf_counter()
-    res = generate(spec, n=16, model=model, seed=seed, verify=True, refine=refine)
+    res = generate(
+        spec, n=16, model=model, seed=seed, verify=True, refine=refine, temperature=temperature
+    )
     cands = res.candidates
     ms = [c.measurement for c in cands if c.measurement is not None]
     return {
@@ -55,6 +58,7 @@ def main() -> None:
     ap.add_argument("--model", default="stable101")
     ap.add_argument("--specs", type=int, default=50)
     ap.add_argument("--budget", type=int, default=256)
+    ap.add_argument("--temperature", type=float, help="decode temperature [the model's own]")
     ap.add_argument("--json")
     args = ap.parse_args()
     bench = load_benchmark("ocb101")
@@ -64,7 +68,8 @@ def main() -> None:
     specs += [parse_spec(t) for t in README_SPECS]
     rows = []
     for k, spec in enumerate(specs):
-        before, after = run(spec, model, k, False), run(spec, model, k, True)
+        t = args.temperature
+        before, after = run(spec, model, k, False, t), run(spec, model, k, True, t)
         rows.append({"spec": spec.to_text(), "before": before, "after": after})
         print(
             f"{k:3d} {spec}: stable {before['stable_both']}/16, met {after['stable_passes']}",
@@ -73,7 +78,7 @@ def main() -> None:
     designs = {}
     for text in README_SPECS[:3]:
         t0 = time.perf_counter()
-        res = search(text, budget=args.budget, model=model, seed=0)
+        res = search(text, budget=args.budget, model=model, seed=0, temperature=args.temperature)
         designs[text] = {
             "samples": res.samples,
             "stable_passes": res.feasible,
@@ -87,6 +92,7 @@ def main() -> None:
 
     summary = {
         "model": args.model,
+        "temperature": decode_temperature(model, args.temperature),
         "specs": len(rows),
         "valid_share": share("valid", "before"),
         "stable_both_share": share("stable_both", "before"),
