@@ -31,7 +31,7 @@ from cktgen_eda.generation import generate
 from cktgen_eda.model.generator import circuits_of
 from cktgen_eda.netlist.ngspice import verify
 from cktgen_eda.training.checkpoint import load_model
-from cktgen_eda.training.train import test_classes
+from cktgen_eda.training.validation import test_classes
 
 
 def class_accuracy(

@@ -16,7 +16,8 @@ from cktgen_eda.errors import CktGenError
 from cktgen_eda.model.evaluator import Evaluator
 from cktgen_eda.model.registry import make_config
 from cktgen_eda.training.checkpoint import evaluator_path, load_evaluator, save_checkpoint
-from cktgen_eda.training.train import TrainConfig, evaluate_evaluator, train
+from cktgen_eda.training.train import TrainConfig, train
+from cktgen_eda.training.validation import evaluate_evaluator
 
 N = 40
 
