@@ -12,7 +12,13 @@ from pathlib import Path
 import click
 
 from . import cli
-from .options import cluster_option, force_option, model_option, workers_option
+from .options import (
+    TEMPERATURE_RANGE,
+    cluster_option,
+    force_option,
+    model_option,
+    workers_option,
+)
 
 
 @cli.command("evaluate")
@@ -49,7 +55,7 @@ from .options import cluster_option, force_option, model_option, workers_option
 )
 @click.option(
     "--temperature",
-    type=click.FloatRange(0, 10, min_open=True),
+    type=TEMPERATURE_RANGE,
     default=1.0,
     show_default=True,
     help="cond-gen: the decoder's sampling temperature (1 is the paper's protocol, whatever "

@@ -16,6 +16,7 @@ import click
 
 __all__ = [
     "OBJECTIVE_CHOICES",
+    "TEMPERATURE_RANGE",
     "ClusterAddress",
     "EngineChoice",
     "ExporterChoice",
@@ -33,6 +34,7 @@ __all__ = [
     "out_option",
     "renamed",
     "spec_option_value",
+    "temperature_option",
     "workers_option",
 ]
 
@@ -150,9 +152,12 @@ def objective_option(default: str, what: str):
     )
 
 
+# generation.MAX_TEMPERATURE, spelled out so that --help does not import the model code
+TEMPERATURE_RANGE = click.FloatRange(0, 10, min_open=True)
+
 temperature_option = click.option(
     "--temperature",
-    type=click.FloatRange(0, 10, min_open=True),
+    type=TEMPERATURE_RANGE,
     metavar="T",
     help="The decoder's sampling temperature: below 1 keeps closer to the model's most "
     "likely circuits (more of them stable, fewer distinct topologies), 1 samples the "
